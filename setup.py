@@ -76,6 +76,7 @@ ext_modules, ext_cmdclass = extension_build()
 
 setup(
     packages=find_packages(include=["nnunetv2_glsp", "nnunetv2_glsp.*"]),
+    py_modules=["nnunetv2_glsp_startup"],  # imported by startup/nnunetv2_glsp.pth and .start
     ext_modules=ext_modules,
     cmdclass={"build_py": BuildPyWithExtras, **ext_cmdclass},
 )

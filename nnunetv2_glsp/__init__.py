@@ -5,4 +5,7 @@ Importing this package is cheap: torch, nnU-Net and the compiled extension load 
 the submodules that need them are imported.
 """
 
+from nnunetv2_glsp.registration import register
+
 __version__ = "0.1.0"
+__all__ = ["register"]

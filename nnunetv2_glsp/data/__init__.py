@@ -1,0 +1,1 @@
+"""Data helpers: the synthetic Decathlon task generator."""

@@ -1,0 +1,38 @@
+"""The GLSPTrainer family. nnU-Net finds trainers by class name (checkpoints store it), so
+these names are permanent."""
+
+from nnunetv2_glsp.trainers.glsp_trainer import GLSPTrainer
+from nnunetv2_glsp.trainers.short import (
+    GLSPConvBranchTrainer_tiny,
+    GLSPTrainer_1epoch,
+    GLSPTrainer_5epochs,
+    GLSPTrainer_demo,
+    GLSPTrainer_tiny,
+    MedNeXtTrainer_tiny,
+)
+from nnunetv2_glsp.trainers.variants import (
+    GLSPConvBranchTrainer,
+    GLSPTrainer_B,
+    GLSPTrainer_k5,
+    GLSPTrainer_L,
+    GLSPTrainer_M,
+    GLSPTrainer_S,
+    MedNeXtTrainer,
+)
+
+__all__ = [
+    "GLSPConvBranchTrainer",
+    "GLSPConvBranchTrainer_tiny",
+    "GLSPTrainer",
+    "GLSPTrainer_1epoch",
+    "GLSPTrainer_5epochs",
+    "GLSPTrainer_B",
+    "GLSPTrainer_L",
+    "GLSPTrainer_M",
+    "GLSPTrainer_S",
+    "GLSPTrainer_demo",
+    "GLSPTrainer_k5",
+    "GLSPTrainer_tiny",
+    "MedNeXtTrainer",
+    "MedNeXtTrainer_tiny",
+]

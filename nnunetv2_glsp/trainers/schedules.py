@@ -1,0 +1,39 @@
+"""Short training schedules, as mixins that go before a trainer class in the bases.
+
+Each sets nnU-Net's schedule attributes (which ``GLSPTrainer.__init__`` applies) and
+``save_every``, so that a killed run loses at most one epoch's work.
+"""
+
+from __future__ import annotations
+
+
+class OneEpochSchedule:
+    """1 epoch of 250 iterations."""
+
+    num_epochs = 1
+    save_every = 1
+
+
+class FiveEpochSchedule:
+    """5 epochs of 250 iterations."""
+
+    num_epochs = 5
+    save_every = 1
+
+
+class TinySchedule:
+    """Smoke tests and CI: 2 epochs of 2 iterations, 1 validation iteration."""
+
+    num_epochs = 2
+    num_iterations_per_epoch = 2
+    num_val_iterations_per_epoch = 1
+    save_every = 1
+
+
+class DemoSchedule:
+    """The README demo: enough to learn the synthetic task on a 2-core CPU."""
+
+    num_epochs = 30
+    num_iterations_per_epoch = 20
+    num_val_iterations_per_epoch = 2
+    save_every = 5

@@ -1,0 +1,36 @@
+"""Trainers with short schedules: quick experiments, smoke tests/CI and the README demo."""
+
+from __future__ import annotations
+
+from nnunetv2_glsp.trainers.glsp_trainer import GLSPTrainer
+from nnunetv2_glsp.trainers.schedules import (
+    DemoSchedule,
+    FiveEpochSchedule,
+    OneEpochSchedule,
+    TinySchedule,
+)
+from nnunetv2_glsp.trainers.variants import GLSPConvBranchTrainer, MedNeXtTrainer
+
+
+class GLSPTrainer_1epoch(OneEpochSchedule, GLSPTrainer):  # noqa: N801 (nnU-Net trainer naming)
+    """GLSPTrainer for 1 epoch."""
+
+
+class GLSPTrainer_5epochs(FiveEpochSchedule, GLSPTrainer):  # noqa: N801 (nnU-Net trainer naming)
+    """GLSPTrainer for 5 epochs."""
+
+
+class GLSPTrainer_tiny(TinySchedule, GLSPTrainer):  # noqa: N801 (nnU-Net trainer naming)
+    """GLSPTrainer for a few iterations (smoke tests, CI)."""
+
+
+class MedNeXtTrainer_tiny(TinySchedule, MedNeXtTrainer):  # noqa: N801 (nnU-Net trainer naming)
+    """MedNeXtTrainer for a few iterations (smoke tests, CI)."""
+
+
+class GLSPConvBranchTrainer_tiny(TinySchedule, GLSPConvBranchTrainer):  # noqa: N801 (nnU-Net trainer naming)
+    """GLSPConvBranchTrainer for a few iterations (smoke tests, CI)."""
+
+
+class GLSPTrainer_demo(DemoSchedule, GLSPTrainer):  # noqa: N801 (nnU-Net trainer naming)
+    """GLSPTrainer on the README demo's schedule."""
