@@ -40,7 +40,7 @@ def extension_build() -> tuple[list, dict]:
     if with_cuda is None:
         with_cuda = torch.version.cuda is not None and cpp_extension.CUDA_HOME is not None
     sources = sorted(glob.glob("csrc/*.cpp"))
-    cxx_flags = ["-O3", "-std=c++17"]
+    cxx_flags = ["-O3"]  # torch picks the C++ standard its headers need
     if with_cuda:
         os.environ.setdefault("TORCH_CUDA_ARCH_LIST", DEFAULT_CUDA_ARCHS)
         sources += sorted(glob.glob("csrc/*.cu"))
@@ -48,7 +48,7 @@ def extension_build() -> tuple[list, dict]:
             "nnunetv2_glsp._C",
             sources,
             define_macros=[("GLSP_WITH_CUDA", None)],
-            extra_compile_args={"cxx": cxx_flags, "nvcc": ["-O3", "-std=c++17", "--use_fast_math"]},
+            extra_compile_args={"cxx": cxx_flags, "nvcc": ["-O3"]},
         )
     else:
         extension = cpp_extension.CppExtension(
