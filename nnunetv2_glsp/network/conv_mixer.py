@@ -1,5 +1,5 @@
 """The convolutional ablation of the spatial mix: same interface, parameters and structure,
-with the global WKV replaced by a local large-kernel depthwise convolution."""
+with the global WKV replaced by local large-kernel (axis-decomposed) depthwise convolutions."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ class ConvSpatialMix(nn.Module):
 
     forward(x (B, N, C), patch_resolution) -> (B, N, C):
         k, v = Linear(x), Linear(x); r = sigmoid(Linear(x));
-        y = depthwise conv (kernel ``kernel``, zero padded) of k * v on the (B, C, *resolution)
-        grid (k weights each token's value, as exp(k) does in the WKV);
-        y = output(r * key_norm(y)).
+        y = k * v on the (B, C, *resolution) grid (k weights each token's value, as exp(k)
+        does in the WKV), mixed by depthwise convs of length ``kernel`` along W, H (, D) in
+        turn (a decomposed kernel^dim receptive field); y = output(r * key_norm(y)).
 
-    Parameters: 4 C^2 + C * kernel^dim + 3 C, against 4 C^2 + 5 C for the spatial mix; the
-    depthwise conv costs kernel^dim multiply-adds per token and channel, the same order as
-    the WKV's two scans with their exponentials.
+    Parameters: 4 C^2 + C * (kernel + 1) * dim + 2 C, against 4 C^2 + 5 C for the spatial mix
+    (within 15 % for C >= 32 at kernel 7); cost kernel * dim multiply-adds per token and
+    channel, the order of the WKV's two scans with their exponentials.
     """
 
     def __init__(self, channels: int, dim: int = 3, kernel: int = 7) -> None:
@@ -31,9 +31,12 @@ class ConvSpatialMix(nn.Module):
         self.key = nn.Linear(channels, channels, bias=False)
         self.value = nn.Linear(channels, channels, bias=False)
         self.receptance = nn.Linear(channels, channels, bias=False)
-        self.mixer = layers.conv(dim)(
-            channels, channels, kernel, padding=kernel // 2, groups=channels, bias=True
-        )
+        conv = layers.conv(dim)
+        self.mixer = nn.Sequential()
+        for axis in reversed(range(dim)):
+            size = tuple(kernel if a == axis else 1 for a in range(dim))
+            pad = tuple(k // 2 for k in size)
+            self.mixer.append(conv(channels, channels, size, padding=pad, groups=channels))
         self.key_norm = nn.LayerNorm(channels)
         self.output = nn.Linear(channels, channels, bias=False)
 
