@@ -166,6 +166,13 @@ def test_128_cubed_six_stages():
     run_and_check(small, 1, 1, 3, [64, 64, 64], strides, backward=False)
 
 
+def test_start_level_capped_for_small_plans():
+    strides, kernels = [[1, 1, 1], [2, 2, 2], [2, 2, 2]], [[3, 3, 3]] * 3
+    net = build_network(3, 1, 2, tiny_features(3), strides, kernels, True, TINY)
+    assert net.start_level == 1 and len(net.fusions) == 2
+    run_and_check(net, 2, 1, 2, [8, 8, 8], strides, backward=False)
+
+
 @pytest.mark.parametrize("branch", ["conv", "none"])
 def test_ablation_branches(branch):
     patch, strides, kernels, _, _ = PLAN_CASES["bottleneck_4_per_axis"]
@@ -291,7 +298,7 @@ def test_bad_inputs_give_clear_errors():
         pm1, cm1 = make_plans([32], [[1], [2], [2], [2]], [[3]] * 4, feats)
         build_network_from_plans(pm1, cm1, 1, 2, True, TINY)
     with pytest.raises(ValueError, match="start_level"):
-        build_network(3, 1, 2, feats, strides, kernels, True, NetworkConfig("S", start_level=3))
+        build_network(3, 1, 2, feats, strides, kernels, True, NetworkConfig("S", start_level=-1))
     net = build_network_from_plans(pm, cm, 1, 2, True, TINY)
     with pytest.raises(ValueError, match=r"\(36, 56, 40\).*\(8, 8, 8\)"):
         net(torch.randn(1, 1, 36, 56, 40))

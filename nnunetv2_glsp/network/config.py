@@ -29,7 +29,8 @@ class NetworkConfig:
             initialised to pass x through: also equals plain MedNeXt untrained).
         norm: normalisation inside GLSP blocks, 'instance', 'group' or 'batch'. Default
             'instance' by measurement, see ``glsp.GLSP``.
-        start_level: MedNeXt level whose features feed the branch (2: the 4C level).
+        start_level: MedNeXt level whose features feed the branch (2: the 4C level); capped at
+            n_stages - 2 for plans with few stages, so the branch keeps one GLSP level.
         blocks_per_level: GLSP blocks per branch level.
         exp_ratio, se_ratio, dw_kernel, drop_path, dropout: GLSP block settings (RWKV-UNet).
         gamma: fraction of channels per q-shift group; None means 1/(2*dim) (all channels

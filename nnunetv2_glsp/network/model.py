@@ -64,7 +64,6 @@ class MedNeXtGLSP(MedNeXt):
             deep_supervision,
             config.checkpointing,
         )
-        self.start_level = config.start_level
         self.branch = RWKV_UNet_3D_Encoder(
             features_per_stage,
             strides,
@@ -80,8 +79,9 @@ class MedNeXtGLSP(MedNeXt):
             drop_path=config.drop_path,
             dropout=config.dropout,
         )
+        self.start_level = self.branch.start_level
         self.fusions = nn.ModuleList(
-            Fusion(c, config.fusion, self.dim) for c in features_per_stage[config.start_level :]
+            Fusion(c, config.fusion, self.dim) for c in features_per_stage[self.start_level :]
         )
 
     def fuse(self, skips: list):

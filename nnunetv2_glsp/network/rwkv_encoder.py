@@ -41,6 +41,7 @@ class RWKV_UNet_3D_Encoder(nn.Module):  # noqa: N801 (name of the design documen
 
     forward(f_start (B, C_s, *S_s)) -> [rwkv_feat_l for l = start_level .. n-1].
     Standard 5 levels (start 2): GLSP(4C)+Down(4C->8C), GLSP(8C)+Down(8C->16C).
+    Plans with fewer than start_level + 2 stages (tiny images) start at level n-2 instead.
     ``token_mixer(channels, layer_id=, n_layers=)`` builds each GLSP's mixer; layer ids count
     the branch's GLSP blocks from 0 (Vision-RWKV's fancy init depends on them).
     """
@@ -59,11 +60,9 @@ class RWKV_UNet_3D_Encoder(nn.Module):  # noqa: N801 (name of the design documen
     ) -> None:
         super().__init__()
         n = len(features)
-        if not 0 <= start_level <= n - 2:
-            raise ValueError(
-                f"start_level={start_level} leaves no branch level in a {n}-stage plan: "
-                f"choose 0 <= start_level <= {n - 2} (NetworkConfig.start_level)"
-            )
+        if start_level < 0:
+            raise ValueError(f"start_level={start_level} must be >= 0 (NetworkConfig.start_level)")
+        start_level = min(start_level, n - 2)  # small plans: keep at least one GLSP level
         self.start_level = start_level
         levels = range(start_level, n - 1)
         n_layers = len(levels) * blocks_per_level
