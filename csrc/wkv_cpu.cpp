@@ -250,7 +250,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> wkv_backward_cpu(
   const at::Tensor gyc = gy.to(k.scalar_type()).contiguous();
   const auto acc = at::toOpMathType(k.scalar_type());
   const at::Tensor wc = w.to(acc).contiguous(), uc = u.to(acc).contiguous();
-  at::Tensor gw = at::empty_like(w), gu = at::empty_like(u);
+  at::Tensor gw = at::empty(w.sizes(), w.options()), gu = at::empty(u.sizes(), u.options());
   at::Tensor gk = at::empty_like(kc), gv = at::empty_like(vc);
   const Geometry g(kc, chunk);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, k.scalar_type(), "glsp::wkv_backward",

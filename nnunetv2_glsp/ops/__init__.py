@@ -1,8 +1,9 @@
 """The bidirectional WKV operator.
 
 ``wkv(w, u, k, v, causal=False)``: w, u of shape (C,), k, v of shape (B, T, C) -> (B, T, C).
+``backend_info()``: which implementation runs (compiled extension or pure-PyTorch fallback).
 """
 
-from nnunetv2_glsp.ops.fallback import wkv_fallback as wkv
+from nnunetv2_glsp.ops.wkv import backend_info, wkv
 
-__all__ = ["wkv"]
+__all__ = ["backend_info", "wkv"]

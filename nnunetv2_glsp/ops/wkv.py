@@ -1,0 +1,54 @@
+"""The public bidirectional WKV: compiled kernels when loaded, else the pure-PyTorch fallback."""
+
+from __future__ import annotations
+
+import torch
+
+from nnunetv2_glsp.ops import _loader, _registration
+from nnunetv2_glsp.ops._validate import check_inputs, check_same_dtype
+from nnunetv2_glsp.ops.fallback import wkv_fallback
+
+BACKEND = _loader.load()
+if BACKEND.name == "extension":
+    _registration.register()
+
+
+def _autocast(w: torch.Tensor, u: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+    """Under torch.autocast: k, v in the autocast dtype, w, u in float32 (the op itself is not
+    autocast-aware; its autocast dispatch key falls through)."""
+    device = k.device.type
+    if device in ("cpu", "cuda") and torch.is_autocast_enabled(device):
+        dtype = torch.get_autocast_dtype(device)
+        return w.float(), u.float(), k.to(dtype), v.to(dtype)
+    return w, u, k, v
+
+
+def wkv(
+    w: torch.Tensor, u: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = False
+) -> torch.Tensor:
+    """Bidirectional WKV (Vision-RWKV): w, u (C,); k, v (B, T, C) -> y (B, T, C), k's dtype.
+
+    y_t = (sum_{i!=t} e^{-(|t-i|-1) w + k_i} v_i + e^{u+k_t} v_t) / (same with v = 1);
+    causal=True keeps i < t only (RWKV-4). Accumulates in float32 (float64 for float64 inputs).
+    """
+    check_inputs(w, u, k, v)
+    w, u, k, v = _autocast(w, u, k, v)
+    check_same_dtype(k, v)
+    if k.device.type in BACKEND.devices:
+        return torch.ops.glsp.wkv(w, u, k, v, causal, 0)
+    if BACKEND.error is not None:
+        raise RuntimeError(BACKEND.error)
+    return wkv_fallback(w, u, k, v, causal)
+
+
+def backend_info() -> dict:
+    """Which WKV backend is active and why (for ``nnunetv2_glsp doctor``)."""
+    return {
+        "backend": BACKEND.name,
+        "requested": BACKEND.requested,
+        "source": BACKEND.source,
+        "path": BACKEND.path,
+        "devices": sorted(BACKEND.devices),
+        "reason": BACKEND.reason,
+        "fix": BACKEND.fix,
+    }
