@@ -246,6 +246,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> wkv_backward_cpu(
   check_inputs(w, u, k, v, chunk);
   TORCH_CHECK(gy.sizes() == k.sizes(), "glsp::wkv_backward: gy must have shape ", k.sizes(),
               ", got ", gy.sizes());
+  TORCH_CHECK(gy.device() == k.device(), "glsp::wkv_backward: gy must be on ", k.device());
   const at::Tensor kc = k.contiguous(), vc = v.contiguous();
   const at::Tensor gyc = gy.to(k.scalar_type()).contiguous();
   const auto acc = at::toOpMathType(k.scalar_type());

@@ -23,6 +23,7 @@
 // exponent and whose mantissas are the carry's.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -31,7 +32,6 @@
 #define GLSP_HD __host__ __device__ __forceinline__
 #else
 #define GLSP_HD inline __attribute__((always_inline))
-#include <cmath>
 #endif
 
 namespace glsp {
