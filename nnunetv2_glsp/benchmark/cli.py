@@ -1,0 +1,159 @@
+"""Five-fold benchmark of nnU-Net trainers (stock nnU-Net commands; resumable, shardable)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from nnunetv2_glsp.benchmark import BenchmarkError
+
+DEFAULT_TRAINERS = ["GLSPTrainer", "MedNeXtTrainer", "GLSPConvBranchTrainer", "nnUNetTrainer"]
+DEFAULT_OUTPUT = "glsp_benchmark"
+
+RUN_HELP = """\
+Prepare each dataset once (nnUNetv2_convert_MSD_dataset for a Decathlon TaskNN_Name folder,
+nnUNetv2_plan_and_preprocess unless preprocessed data exists), then train and validate every
+(trainer, configuration, fold) with nnUNetv2_train --npz. Finished folds (checkpoint_final.pth
+and validation/summary.json) are never rerun; interrupted ones continue with --c. Each finished
+fold writes OUTPUT/records/<job>.json; at the end the report of all records in OUTPUT is written.
+Needs nnUNet_raw, nnUNet_preprocessed and nnUNet_results."""
+
+REPORT_HELP = """\
+Merge every record under OUTPUT (from any number of shards) into report.md, summary.csv,
+folds.csv and one PNG per dataset/configuration. The first trainer (of -tr, else of the run's
+trainer list) is the reference of the paired differences."""
+
+
+def _add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("datasets", nargs="+", metavar="DATASET",
+                        help="Decathlon task folder (TaskNN_Name, e.g. Task04_Hippocampus) or "
+                             "an existing nnU-Net dataset id or name (4, Dataset004_Hippocampus)")
+    parser.add_argument("-c", "--configurations", nargs="+", default=["3d_fullres"],
+                        metavar="CONFIG", help="nnU-Net configurations (default: 3d_fullres)")
+    parser.add_argument("-p", "--plans", default="nnUNetPlans",
+                        help="plans identifier (default: nnUNetPlans)")
+    parser.add_argument("-np", "--num-processes", type=int, default=None, metavar="N",
+                        help="processes for conversion, fingerprinting and preprocessing "
+                             "(default: nnU-Net's)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``benchmark`` sub-commands: run, prepare, report."""
+    parser.description = __doc__
+    actions = parser.add_subparsers(dest="action", required=True, metavar="{run,prepare,report}")
+
+    run = actions.add_parser("run", help="train and validate all (or one shard of the) folds",
+                             description=RUN_HELP)
+    _add_dataset_arguments(run)
+    run.add_argument("-tr", "--trainers", nargs="+", default=DEFAULT_TRAINERS, metavar="TRAINER",
+                     help="trainer class names; the first is the reference of the paired "
+                          f"differences (default: {' '.join(DEFAULT_TRAINERS)})")
+    run.add_argument("-f", "--folds", nargs="+", type=int, default=[0, 1, 2, 3, 4], metavar="FOLD",
+                     help="folds to run (default: 0 1 2 3 4)")
+    run.add_argument("--shard", metavar="i/n",
+                     help="run only shard i of n (0-based) of all jobs, e.g. "
+                          "--shard $SLURM_ARRAY_TASK_ID/8; shards partition the jobs")
+    run.add_argument("-o", "--output", type=Path, default=Path(DEFAULT_OUTPUT),
+                     help=f"records, logs and report (default: ./{DEFAULT_OUTPUT}); share it "
+                          "between shards")
+    run.add_argument("-device", "--device", choices=["cuda", "cpu", "mps"], default=None,
+                     help="passed to nnUNetv2_train -device (default: cuda if available, else cpu)")
+    run.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                     help="environment variable for the training processes only, repeatable "
+                          "(e.g. --env nnUNet_n_proc_DA=0 --env nnUNet_compile=f)")
+    run.set_defaults(handler=run_command)
+
+    prepare = actions.add_parser("prepare", help="only convert, plan, preprocess and split "
+                                                 "(run once before launching shards)")
+    _add_dataset_arguments(prepare)
+    prepare.set_defaults(handler=prepare_command)
+
+    report = actions.add_parser("report", help="merge the records into tables and plots",
+                                description=REPORT_HELP)
+    report.add_argument("-o", "--output", type=Path, default=Path(DEFAULT_OUTPUT),
+                        help=f"the run's output folder (default: ./{DEFAULT_OUTPUT})")
+    report.add_argument("-tr", "--trainers", nargs="+", default=None, metavar="TRAINER",
+                        help="trainer order for the tables (first = reference)")
+    report.set_defaults(handler=report_command)
+
+
+def parse_env(pairs: list[str]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BenchmarkError(f"--env expects KEY=VALUE, got {pair!r}")
+        env[key] = value
+    return env
+
+
+def prepare_all(args: argparse.Namespace) -> list[str]:
+    """Check every dataset argument first, then prepare each; returns nnU-Net dataset names."""
+    from nnunetv2_glsp.benchmark.datasets import existing_dataset_name, msd_task, prepare_dataset
+    from nnunetv2_glsp.benchmark.environment import require_nnunet_paths
+
+    require_nnunet_paths()
+    for spec in args.datasets:
+        msd_task(Path(spec)) if Path(spec).is_dir() else existing_dataset_name(spec)
+    return [prepare_dataset(spec, args.configurations, args.plans, args.num_processes)
+            for spec in args.datasets]
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from nnunetv2_glsp.benchmark.environment import check_trainers, default_device
+    from nnunetv2_glsp.benchmark.execute import run_jobs
+    from nnunetv2_glsp.benchmark.jobs import parse_shard, plan_jobs, select_shard
+
+    shard = parse_shard(args.shard) if args.shard else (0, 1)
+    if any(fold < 0 for fold in args.folds):
+        raise BenchmarkError(f"folds must be >= 0, got {args.folds}")
+    env = parse_env(args.env)
+    check_trainers(args.trainers)
+    device = args.device or default_device()
+    names = prepare_all(args)
+    jobs = plan_jobs(names, args.trainers, args.configurations, args.folds, args.plans)
+    mine = select_shard(jobs, *shard)
+    print(f"[benchmark] {len(mine)} of {len(jobs)} jobs (shard {shard[0]}/{shard[1]}), "
+          f"device {device}, output {args.output}", flush=True)
+    failed = run_jobs(mine, {t: i for i, t in enumerate(args.trainers)}, device, args.output, env)
+    write_outputs(args.output, args.trainers)
+    if failed:
+        print(f"[benchmark] {len(failed)} job(s) failed: {', '.join(j.job_id for j in failed)}; "
+              "rerun the same command to retry them (finished folds are kept)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def prepare_command(args: argparse.Namespace) -> int:
+    for name in prepare_all(args):
+        print(f"[benchmark] {name} is ready", flush=True)
+    return 0
+
+
+def write_outputs(output: Path, order: list[str] | None) -> None:
+    """Write report, CSVs and plots from the records in ``output`` and print the report."""
+    from nnunetv2_glsp.benchmark.plots import write_plots
+    from nnunetv2_glsp.benchmark.records import load_records
+    from nnunetv2_glsp.benchmark.report import markdown, write_report
+
+    records = load_records(output)
+    if not records:
+        raise BenchmarkError(f"no records under {output / 'records'} (has a run finished a fold?)")
+    paths = write_report(records, output, order) + write_plots(records, output, order)
+    print(markdown(records, order))
+    print("[benchmark] wrote " + ", ".join(str(p) for p in paths), flush=True)
+
+
+def report_command(args: argparse.Namespace) -> int:
+    write_outputs(args.output, args.trainers)
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    """Dispatch to the chosen action; user errors are printed without a traceback."""
+    try:
+        return args.handler(args)
+    except BenchmarkError as error:
+        print(f"nnunetv2_glsp benchmark: error: {error}", file=sys.stderr)
+        return 2

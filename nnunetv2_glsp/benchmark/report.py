@@ -1,0 +1,153 @@
+"""The report: markdown tables and CSV files from whatever records exist (any shards)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from nnunetv2_glsp.benchmark.stats import (
+    OVERALL,
+    Estimate,
+    PairedDifference,
+    TrainerSummary,
+    group_records,
+    metric_names,
+    metrics,
+    paired_difference,
+    summarise,
+    trainer_order,
+)
+
+FOLD_COLUMNS = ("dataset", "plans", "configuration", "trainer", "fold", "epochs",
+                "epoch_seconds_mean", "train_seconds", "wall_seconds", "peak_gpu_allocated_bytes",
+                "peak_gpu_reserved_bytes", "peak_rss_bytes", "parameters",
+                "device_name", "summary_file")
+
+
+def fmt(value: Estimate | None, signed: bool = False, digits: int = 4) -> str:
+    """``0.8123 ± 0.0101`` (sd omitted for one fold), ``n/a`` for no value."""
+    if value is None:
+        return "n/a"
+    sign = "+" if signed else ""
+    text = f"{value.mean:{sign}.{digits}f}"
+    return text if value.sd is None else f"{text} ± {value.sd:.{digits}f}"
+
+
+def fmt_number(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def dice_table(rows: list[TrainerSummary], keys: list[str], names: dict[str, str]) -> list[str]:
+    header = ["trainer", "folds", *[names[k] for k in keys], "epoch s", "train h", "wall h",
+              "peak GPU GB", "peak RSS GB", "params M"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row.trainer, str(len(row.folds)), *[fmt(row.dice[k]) for k in keys],
+                 fmt(row.epoch_seconds, digits=2), fmt_number(row.train_hours, 3),
+                 fmt_number(row.wall_hours, 3), fmt_number(row.peak_gpu_gb),
+                 fmt_number(row.peak_rss_gb),
+                 fmt_number(None if row.parameters is None else row.parameters / 1e6, 3)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def paired_table(rows: list[PairedDifference], keys: list[str], names: dict[str, str]) -> list[str]:
+    header = ["trainer", "n", *[names[k] for k in keys]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        differences = [fmt(row.difference[k], signed=True) for k in keys]
+        cells = [row.trainer, str(len(row.folds)), *differences]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(records: list[dict], order: list[str] | None = None) -> str:
+    """The whole report: per (dataset, plans, configuration) a Dice/cost table and the paired
+    differences of the reference (first) trainer."""
+    out = ["# Five-fold benchmark", ""]
+    for (dataset, plans, configuration), group in group_records(records).items():
+        trainers = trainer_order(group, order)
+        keys, names = metrics(group), metric_names(group)
+        reference = trainers[0]
+        devices = sorted({r["device_name"] for r in group if r["device_name"]})
+        epochs = sorted({r["epochs"] for r in group})
+        out += [f"## {dataset}, {configuration} ({plans})", "",
+                f"Dice on nnU-Net's validation folds (mean ± sd over folds); epochs: "
+                f"{', '.join(map(str, epochs))}; GPU: {', '.join(devices) or 'none recorded'}.", ""]
+        out += dice_table([summarise(group, t, keys) for t in trainers], keys, names)
+        pairs = [paired_difference(group, reference, t, keys) for t in trainers[1:]]
+        if pairs:
+            out += ["", f"Paired per-fold difference, {reference} minus each trainer "
+                        "(mean ± sd over the folds both finished, n folds):", ""]
+            out += paired_table(pairs, keys, names)
+            out += [f"\nWARNING: validation cases differ between {p.reference} and {p.trainer} in "
+                    f"folds {p.mismatched_folds}" for p in pairs if p.mismatched_folds]
+        out.append("")
+    out += ["Columns: epoch s = mean epoch time (nnU-Net's epoch timestamps) ± sd over folds; "
+            "train h = summed epoch time of all folds; wall h = summed wall time of the training "
+            "processes (training + validation, runs of this runner only); peak GPU GB = max over "
+            "folds of torch.cuda.max_memory_allocated in the training process; peak RSS GB = max "
+            "over folds of that process's max resident memory; params M = trainable parameters "
+            "of the network (deep-supervision heads included).", ""]
+    return "\n".join(out)
+
+
+def summary_rows(records: list[dict], order: list[str] | None = None) -> list[dict]:
+    """One CSV row per (dataset, plans, configuration, trainer)."""
+    rows = []
+    for (dataset, plans, configuration), group in group_records(records).items():
+        trainers = trainer_order(group, order)
+        keys, names = metrics(group), metric_names(group)
+        for trainer in trainers:
+            summary = summarise(group, trainer, keys)
+            pair = paired_difference(group, trainers[0], trainer, keys)
+            row = {"dataset": dataset, "plans": plans, "configuration": configuration,
+                   "trainer": trainer, "reference": trainers[0], "folds": len(summary.folds)}
+            for key in keys:
+                column = "dice_" + names[key]
+                row.update(_estimate_columns(column, summary.dice[key]))
+                if trainer != trainers[0]:
+                    row.update(_estimate_columns("diff_" + names[key], pair.difference[key]))
+            row.update(_estimate_columns("epoch_seconds", summary.epoch_seconds))
+            row.update(train_hours=summary.train_hours, wall_hours=summary.wall_hours,
+                       peak_gpu_gb=summary.peak_gpu_gb, peak_rss_gb=summary.peak_rss_gb,
+                       parameters=summary.parameters)
+            rows.append(row)
+    return rows
+
+
+def _estimate_columns(prefix: str, value: Estimate | None) -> dict:
+    if value is None:
+        return {f"{prefix}_mean": None, f"{prefix}_sd": None, f"{prefix}_n": 0}
+    return {f"{prefix}_mean": value.mean, f"{prefix}_sd": value.sd, f"{prefix}_n": value.n}
+
+
+def fold_rows(records: list[dict]) -> list[dict]:
+    """One CSV row per fold record: the raw per-fold values behind the tables."""
+    rows = []
+    for r in sorted(records, key=lambda r: (r["dataset"], r["plans"], r["configuration"],
+                                            r["trainer_rank"], r["trainer"], r["fold"])):
+        row = {column: r[column] for column in FOLD_COLUMNS}
+        row.update({f"dice_{r['class_names'][k]}": v for k, v in r["dice"].items()})
+        row[f"dice_{OVERALL}"] = r["dice_mean"]
+        rows.append(row)
+    return rows
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    columns = list(dict.fromkeys(column for row in rows for column in row))
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_report(records: list[dict], output: Path, order: list[str] | None = None) -> list[Path]:
+    """report.md, summary.csv and folds.csv under ``output``; returns their paths."""
+    output.mkdir(parents=True, exist_ok=True)
+    paths = [output / "report.md", output / "summary.csv", output / "folds.csv"]
+    paths[0].write_text(markdown(records, order))
+    write_csv(summary_rows(records, order), paths[1])
+    write_csv(fold_rows(records), paths[2])
+    return paths
+
