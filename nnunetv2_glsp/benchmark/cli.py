@@ -101,11 +101,16 @@ def prepare_all(args: argparse.Namespace) -> list[str]:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from nnunetv2_glsp.benchmark.environment import check_trainers, default_device
+    from nnunetv2_glsp.benchmark.environment import (
+        check_trainers,
+        default_device,
+        require_nnunet_paths,
+    )
     from nnunetv2_glsp.benchmark.execute import run_jobs
     from nnunetv2_glsp.benchmark.jobs import parse_shard, plan_jobs, select_shard
 
     shard = parse_shard(args.shard) if args.shard else (0, 1)
+    require_nnunet_paths()
     if any(fold < 0 for fold in args.folds):
         raise BenchmarkError(f"folds must be >= 0, got {args.folds}")
     env = parse_env(args.env)
