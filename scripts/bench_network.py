@@ -277,13 +277,15 @@ def norm_study(args: argparse.Namespace) -> list[dict]:
 
     from nnunetv2_glsp.network import NetworkConfig, build_network
 
+    device = torch.device(args.device)
+
     def batch(gen):
         grid = torch.stack(torch.meshgrid(*[torch.arange(16.0)] * 3, indexing="ij"))
         centres = torch.rand(2, 3, 1, 1, 1, generator=gen) * 10 + 3
         radius = torch.rand(2, 1, 1, 1, generator=gen) * 3 + 2
         mask = ((grid[None] - centres) ** 2).sum(1) < radius**2
         image = mask[:, None].float() * 2 + torch.randn(2, 1, 16, 16, 16, generator=gen)
-        return image, mask.long()
+        return image.to(device), mask.long().to(device)
 
     results = []
     strides = [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]]
@@ -292,6 +294,7 @@ def norm_study(args: argparse.Namespace) -> list[dict]:
             torch.manual_seed(seed)
             cfg = NetworkConfig(size="S", norm=norm, fusion="add")
             net = build_network(3, 1, 2, [8, 16, 32, 64], strides, [[3, 3, 3]] * 4, False, cfg)
+            net = net.to(device)
             opt = torch.optim.AdamW(net.parameters(), lr=1e-3, eps=1e-4, weight_decay=3e-5)
             gen = torch.Generator().manual_seed(100 + seed)
             losses = []

@@ -28,11 +28,12 @@ class NetworkConfig:
             equals plain MedNeXt), 'add' (x + y) or 'concat' (1x1 conv over [x, y],
             initialised to pass x through: also equals plain MedNeXt untrained).
         norm: normalisation inside GLSP blocks, 'instance', 'group' or 'batch'. Default
-            'instance' by measurement, see ``glsp.GLSP``.
+            'instance' by measurement (see the ``glsp`` module docstring).
         start_level: MedNeXt level whose features feed the branch (2: the 4C level); capped at
             n_stages - 2 for plans with few stages, so the branch keeps one GLSP level.
         blocks_per_level: GLSP blocks per branch level.
-        exp_ratio, se_ratio, dw_kernel, drop_path, dropout: GLSP block settings (RWKV-UNet).
+        exp_ratio, se_ratio, dw_kernel, drop_path, dropout: GLSP block settings (RWKV-UNet
+            defaults, SE on at 0.25).
         gamma: fraction of channels per q-shift group; None means 1/(2*dim) (all channels
             shifted: 1/6 in 3D, 1/4 in 2D).
         shift_pixel: q-shift distance in voxels (0 disables token-shift mixing).
