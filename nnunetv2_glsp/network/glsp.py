@@ -5,12 +5,12 @@ One implementation parametrised by ``dim``; ``GLSP3D`` and ``GLSP2D`` only fix i
 Default norm 'instance', chosen by measurement and by a stability argument that the
 measurement backs. ``scripts/bench_network.py --norm-study --device cuda --seeds 3
 --study-steps 200`` (tiny MedNeXt-S+GLSP, fusion 'add' so the branch is used from step 0,
-synthetic blobs, batch 2, AdamW) gave held-out cross-entropy in eval mode, mean +- sd of 3 seeds:
-instance 0.0169 +- 0.0008, group 0.0168 +- 0.0006, batch 0.0168 +- 0.0008 (no difference),
-and a train-mode/eval-mode output gap of < 1e-9 for instance and group but up to 9e-5 for
-batch norm, whose running statistics come from 2-sample batches. With accuracy equal, the
-norm whose training and inference behaviour are identical wins; instance norm is also what
-nnU-Net uses. 'group' (gcd(C, 8) groups) is the equivalent alternative.
+synthetic blobs, batch 2, AdamW) gave held-out cross-entropy in eval mode, mean +- sd of 3
+seeds: instance 0.0169 +- 0.0008, group 0.0168 +- 0.0006, batch 0.0168 +- 0.0008 (no
+difference), and a held-out loss gap between train and eval mode below 1e-9 for instance and
+group but up to 9e-5 for batch norm, whose running statistics come from 2-sample batches.
+With accuracy equal, the norm that behaves identically in training and inference wins;
+instance norm is also nnU-Net's. 'group' (gcd(C, 8) groups) is the equivalent alternative.
 """
 
 from __future__ import annotations
