@@ -1,0 +1,207 @@
+"""Benchmark the WKV operator: compiled kernel vs pure-PyTorch fallback vs a memory copy.
+
+For B=2, C in --channels, T from --t-min to --t-max (x --t-step): forward and forward+backward
+time of the kernel and of the fallback (up to --fallback-max-t), and the time of copying the
+bytes the op must move in the same run (12 N bytes forward, 20 N backward, N = B T C, float32).
+CPU: also 1 thread vs all threads at T=32768. CUDA: forward as % of the copy bound at
+B=2, T=32768, C=64. Prints a table and writes bench_wkv.json and bench_wkv.png to --out.
+
+    python scripts/bench_wkv.py --device cpu --out runs/bench_wkv
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from nnunetv2_glsp.ops import backend_info
+from nnunetv2_glsp.ops.fallback import wkv_fallback
+
+B = 2
+T_SCALING = 32768
+
+
+def timer(device: str, fn: Callable[[], object], min_time: float, max_reps: int = 50) -> float:
+    """Median seconds per call after one warm-up call."""
+    fn()
+    times: list[float] = []
+    while len(times) < 3 or (sum(times) < min_time and len(times) < max_reps):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def inputs(T: int, C: int, device: str):
+    g = torch.Generator().manual_seed(T + C)
+    w = (torch.rand(C, generator=g) * 5 + 0.5) / T
+    u = -(torch.rand(C, generator=g) * 3 + 0.5) / T
+    k, v, gy = (torch.randn(B, T, C, generator=g) for _ in range(3))
+    return [x.to(device) for x in (w, u, k, v, gy)]
+
+
+def kernel_fns(w, u, k, v, gy):
+    def fwd():
+        return torch.ops.glsp.wkv(w, u, k, v, False, 0)
+
+    def fwd_bwd():
+        return fwd(), torch.ops.glsp.wkv_backward(gy, w, u, k, v, False, 0)
+
+    return fwd, fwd_bwd
+
+
+def fallback_fns(w, u, k, v, gy):
+    leaves = [x.clone().requires_grad_() for x in (w, u, k, v)]
+
+    def fwd():
+        with torch.no_grad():
+            return wkv_fallback(w, u, k, v)
+
+    def fwd_bwd():
+        return torch.autograd.grad(wkv_fallback(*leaves), leaves, gy)
+
+    return fwd, fwd_bwd
+
+
+def copy_fn(n_bytes: int, device: str):
+    """dst.copy_(src) moving n_bytes in total (half read, half written)."""
+    src = torch.randn(n_bytes // 8, device=device)
+    dst = torch.empty_like(src)
+    return lambda: dst.copy_(src)
+
+
+def measure(device: str, T: int, C: int, fallback_max_t: int, min_time: float) -> dict:
+    w, u, k, v, gy = inputs(T, C, device)
+    N = B * T * C
+    row = {"T": T, "C": C, "N": N}
+    fwd, fwd_bwd = kernel_fns(w, u, k, v, gy)
+    row["kernel_fwd"] = timer(device, fwd, min_time)
+    row["kernel_fwd_bwd"] = timer(device, fwd_bwd, min_time)
+    row["copy_fwd"] = timer(device, copy_fn(12 * N, device), min_time)
+    row["copy_fwd_bwd"] = timer(device, copy_fn(32 * N, device), min_time)
+    if fallback_max_t >= T:
+        fwd, fwd_bwd = fallback_fns(w, u, k, v, gy)
+        row["fallback_fwd"] = timer(device, fwd, min_time, max_reps=3)
+        row["fallback_fwd_bwd"] = timer(device, fwd_bwd, min_time, max_reps=3)
+    return row
+
+
+def thread_scaling(min_time: float) -> dict:
+    w, u, k, v, gy = inputs(T_SCALING, 64, "cpu")
+    _, fwd_bwd = kernel_fns(w, u, k, v, gy)
+    threads = torch.get_num_threads()
+    result = {"T": T_SCALING, "C": 64, "threads": threads}
+    try:
+        torch.set_num_threads(1)
+        result["fwd_bwd_1_thread"] = timer("cpu", fwd_bwd, min_time)
+    finally:
+        torch.set_num_threads(threads)
+    result["fwd_bwd_all_threads"] = timer("cpu", fwd_bwd, min_time)
+    result["speedup"] = result["fwd_bwd_1_thread"] / result["fwd_bwd_all_threads"]
+    return result
+
+
+def table(rows: list[dict]) -> str:
+    head = (f"{'C':>4} {'T':>7} | {'fwd ms':>8} {'f+b ms':>8} | {'copy f+b':>8} {'x copy':>6} | "
+            f"{'fallback f+b':>12} {'x faster':>8} | {'t(8T)/t(T)':>10}")
+    lines = [head, "-" * len(head)]
+    by_key = {(r["C"], r["T"]): r for r in rows}
+    for r in rows:
+        fb = r.get("fallback_fwd_bwd")
+        longer = by_key.get((r["C"], 8 * r["T"]))
+        growth = f"{longer['kernel_fwd_bwd'] / r['kernel_fwd_bwd']:10.2f}" if longer else " " * 10
+        lines.append(
+            f"{r['C']:>4} {r['T']:>7} | {1e3 * r['kernel_fwd']:8.2f} "
+            f"{1e3 * r['kernel_fwd_bwd']:8.2f}"
+            f" | {1e3 * r['copy_fwd_bwd']:8.2f} {r['kernel_fwd_bwd'] / r['copy_fwd_bwd']:6.2f} | "
+            + (f"{1e3 * fb:12.1f} {fb / r['kernel_fwd_bwd']:8.1f}" if fb else
+               f"{'(T capped)':>12} {'':>8}")
+            + f" | {growth}")
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict], path: Path, device: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, mode in zip(axes, ("fwd", "fwd_bwd"), strict=True):
+        for C in sorted({r["C"] for r in rows}):
+            rs = [r for r in rows if r["C"] == C]
+            for name, style in (("kernel", "-o"), ("fallback", "--s"), ("copy", ":^")):
+                pts = [(r["T"], 1e3 * r[f"{name}_{mode}"]) for r in rs if f"{name}_{mode}" in r]
+                if pts:
+                    ax.loglog(*zip(*pts, strict=True), style, label=f"{name} C={C}")
+        ax.set(title=f"WKV {mode.replace('_', '+')} ({device}, B={B})", xlabel="T",
+               ylabel="ms")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--out", type=Path, default=Path("runs/bench_wkv"))
+    parser.add_argument("--channels", type=int, nargs="+", default=[64, 128])
+    parser.add_argument("--t-min", type=int, default=512)
+    parser.add_argument("--t-max", type=int, default=131072)
+    parser.add_argument("--t-step", type=int, default=2, help="T multiplier between rows")
+    parser.add_argument("--fallback-max-t", type=int, default=32768)
+    parser.add_argument("--min-time", type=float, default=0.5, help="seconds per measurement")
+    args = parser.parse_args()
+    info = backend_info()
+    if args.device not in info["devices"]:
+        raise SystemExit(f"no compiled WKV kernel for {args.device}: {info}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    lengths = []
+    T = args.t_min
+    while args.t_max >= T:
+        lengths.append(T)
+        T *= args.t_step
+    rows = []
+    for C in args.channels:
+        for T in lengths:
+            rows.append(measure(args.device, T, C, args.fallback_max_t, args.min_time))
+            print(f"measured C={C} T={T}", flush=True)
+    result = {"device": args.device, "B": B, "backend": info, "torch": torch.__version__,
+              "threads": torch.get_num_threads(), "rows": rows,
+              "fallback_capped_above_T": args.fallback_max_t}
+    if args.device == "cpu":
+        result["thread_scaling"] = thread_scaling(args.min_time)
+    else:
+        result["gpu"] = torch.cuda.get_device_name()
+        bound = measure("cuda", T_SCALING, 64, 0, args.min_time)
+        result["fwd_pct_of_copy_bound"] = 100 * bound["copy_fwd"] / bound["kernel_fwd"]
+    print(f"\nWKV benchmark, device={args.device}, B={B}, threads={torch.get_num_threads()}, "
+          f"backend={info['backend']} ({info['source']}); copy = memory copy of 12N (fwd) / "
+          f"32N (fwd+bwd) bytes; fallback measured for T <= {args.fallback_max_t}")
+    print(table(rows))
+    if "thread_scaling" in result:
+        s = result["thread_scaling"]
+        print(f"\nthreads at T={s['T']}, C=64: fwd+bwd 1 thread {1e3 * s['fwd_bwd_1_thread']:.1f} "
+              f"ms, {s['threads']} threads {1e3 * s['fwd_bwd_all_threads']:.1f} ms, "
+              f"speedup {s['speedup']:.2f}x")
+    if "fwd_pct_of_copy_bound" in result:
+        print(f"\n{result['gpu']}: forward at B=2, T={T_SCALING}, C=64 runs at "
+              f"{result['fwd_pct_of_copy_bound']:.0f}% of the memory-copy bound (12N bytes)")
+    (args.out / "bench_wkv.json").write_text(json.dumps(result, indent=1))
+    plot(rows, args.out / "bench_wkv.png", args.device)
+    print(f"wrote {args.out / 'bench_wkv.json'} and {args.out / 'bench_wkv.png'}")
+
+
+if __name__ == "__main__":
+    main()
