@@ -30,14 +30,14 @@ step() {  # step NAME LOG TIMEOUT_S CMD...: run, tee the log, record the status
 
 step info info.log 60 bash -c "nvidia-smi; command -v nvcc; nvcc --version; $PY -c 'import torch; \
 print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name())'"
-step build build.log 300 "$PY" setup.py build_ext --inplace
+step build build.log 200 "$PY" setup.py build_ext --inplace
 step backend info.log.backend 60 "$PY" -c "import json; from nnunetv2_glsp.ops import backend_info; \
 print(json.dumps(backend_info(), indent=1))"
 cat "$OUT/info.log.backend" >> "$OUT/info.log" && rm -f "$OUT/info.log.backend"
-step tests tests.log 240 "$PY" -m pytest -q -rs -p no:cacheprovider tests/test_wkv_cuda.py \
+step tests tests.log 150 "$PY" -m pytest -q -rs -p no:cacheprovider tests/test_wkv_cuda.py \
   tests/test_wkv_api.py tests/test_wkv_cpu.py
 if command -v compute-sanitizer > /dev/null; then
-  step sanitizer sanitizer.log 150 compute-sanitizer --tool memcheck --error-exitcode 9 "$PY" -c "
+  step sanitizer sanitizer.log 90 compute-sanitizer --tool memcheck --error-exitcode 9 "$PY" -c "
 import torch
 from nnunetv2_glsp.ops import wkv
 for T, B, C in ((27, 1, 3), (1000, 2, 80)):
@@ -52,6 +52,6 @@ else
   echo "compute-sanitizer not on PATH: skipped" | tee "$OUT/sanitizer.log"
   echo "sanitizer: skipped (not on PATH)" >> "$OUT/status.txt"
 fi
-step bench bench.log 180 "$PY" scripts/bench_wkv.py --device cuda --out "$OUT" --min-time 0.1 \
+step bench bench.log 120 "$PY" scripts/bench_wkv.py --device cuda --out "$OUT" --min-time 0.1 \
   --fallback-max-t 8192
 cat "$OUT/status.txt"
