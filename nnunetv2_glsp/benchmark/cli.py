@@ -122,12 +122,11 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"[benchmark] {len(mine)} of {len(jobs)} jobs (shard {shard[0]}/{shard[1]}), "
           f"device {device}, output {args.output}", flush=True)
     failed = run_jobs(mine, {t: i for i, t in enumerate(args.trainers)}, device, args.output, env)
-    write_outputs(args.output, args.trainers)
     if failed:
         print(f"[benchmark] {len(failed)} job(s) failed: {', '.join(j.job_id for j in failed)}; "
               "rerun the same command to retry them (finished folds are kept)", file=sys.stderr)
-        return 1
-    return 0
+    write_outputs(args.output, args.trainers)
+    return 1 if failed else 0
 
 
 def prepare_command(args: argparse.Namespace) -> int:
