@@ -34,7 +34,8 @@ def _ellipsoid_radius(coords: np.ndarray, centre: np.ndarray, semi_axes: np.ndar
     return np.sqrt(np.sum((local / semi_axes) ** 2, axis=-1))
 
 
-def _tube(coords: np.ndarray, extent: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _tube(coords: np.ndarray, extent: np.ndarray, scale: float,
+          rng: np.random.Generator) -> np.ndarray:
     """Mask of a tube around a sinusoidally bent line crossing most of the volume."""
     centre = extent * rng.uniform(0.35, 0.65, 3)
     direction = rng.normal(size=3)
@@ -43,14 +44,15 @@ def _tube(coords: np.ndarray, extent: np.ndarray, rng: np.random.Generator) -> n
     bend /= np.linalg.norm(bend)
     half_length = 0.4 * extent.min()
     t = np.linspace(-half_length, half_length, 48)
-    amplitude, frequency = rng.uniform(2.0, 5.0), rng.uniform(0.5, 1.5) * np.pi / half_length
+    amplitude = scale * rng.uniform(2.0, 5.0)
+    frequency = rng.uniform(0.5, 1.5) * np.pi / half_length
     line = (centre + t[:, None] * direction
             + amplitude * np.sin(frequency * t + rng.uniform(0, 2 * np.pi))[:, None] * bend)
     flat = coords.reshape(-1, 3)
     distance = np.full(len(flat), np.inf)
     for point in line:
         distance = np.minimum(distance, np.linalg.norm(flat - point, axis=1))
-    return (distance < rng.uniform(2.0, 3.0)).reshape(coords.shape[:-1])
+    return (distance < scale * rng.uniform(2.0, 3.0)).reshape(coords.shape[:-1])
 
 
 def _structure_centre(extent: np.ndarray, margin: np.ndarray,
@@ -65,23 +67,24 @@ def synthesize_case(shape: tuple[int, int, int], rng: np.random.Generator
     coords = np.stack(np.meshgrid(*[np.arange(n) * s for n, s in zip(shape, spacing, strict=True)],
                                   indexing="ij"), axis=-1)
     extent = np.array(shape) * spacing
+    scale = extent.min() / 48.0  # structure sizes below are for a 48 mm field of view
     label = np.zeros(shape, np.uint8)
     intensity = np.zeros(shape, np.float32)
     bright = rng.uniform(0.9, 1.3)
 
-    outer = rng.uniform(6.0, 10.0, 3)
-    radius = _ellipsoid_radius(coords, _structure_centre(extent, outer + 1, rng), outer,
+    outer = scale * rng.uniform(6.0, 10.0, 3)
+    radius = _ellipsoid_radius(coords, _structure_centre(extent, outer + scale, rng), outer,
                                _random_rotation(rng))
-    shell = (radius < 1.0) & (radius > 1.0 - rng.uniform(2.0, 3.0) / outer.min())
+    shell = (radius < 1.0) & (radius > 1.0 - scale * rng.uniform(2.0, 3.0) / outer.min())
     label[shell], intensity[shell] = 3, bright + rng.normal(0, 0.1)
 
     for _ in range(rng.integers(1, 3)):
-        semi_axes = rng.uniform(4.0, 8.0, 3)
-        inside = _ellipsoid_radius(coords, _structure_centre(extent, semi_axes + 1, rng),
+        semi_axes = scale * rng.uniform(4.0, 8.0, 3)
+        inside = _ellipsoid_radius(coords, _structure_centre(extent, semi_axes + scale, rng),
                                    semi_axes, _random_rotation(rng)) < 1.0
         label[inside], intensity[inside] = 1, bright + rng.normal(0, 0.1)
 
-    tube = _tube(coords, extent, rng)
+    tube = _tube(coords, extent, scale, rng)
     label[tube], intensity[tube] = 2, -0.8 * bright + rng.normal(0, 0.1)
 
     texture = gaussian_filter(rng.normal(size=shape), sigma=2.0)

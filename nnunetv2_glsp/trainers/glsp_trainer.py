@@ -13,6 +13,7 @@ from torch import nn
 
 from nnunetv2_glsp.network import build_network_from_plans
 from nnunetv2_glsp.network.config import NetworkConfig
+from nnunetv2_glsp.ops import backend_info
 
 # nnU-Net sets these as instance attributes in __init__; GLSPTrainer re-applies the class values
 SCHEDULE_ATTRIBUTES = ("initial_lr", "weight_decay", "num_epochs", "num_iterations_per_epoch",
@@ -22,11 +23,9 @@ CUDA = torch.device("cuda")  # nnU-Net's default training device
 
 def wkv_backend_summary() -> str:
     """One line naming the active WKV backend and why it was chosen."""
-    try:
-        from nnunetv2_glsp.ops import backend_info
-    except ImportError:
-        return "unknown (this build of nnunetv2_glsp.ops has no backend_info())"
-    return ", ".join(f"{key}={value}" for key, value in backend_info().items())
+    info = backend_info()
+    summary = f"{info['backend']} ({info['source']}, devices {info['devices']}): {info['reason']}"
+    return summary + (f"; fix: {info['fix']}" if info["fix"] else "")
 
 
 class GLSPTrainer(nnUNetTrainer):

@@ -1,0 +1,90 @@
+"""``python -m nnunetv2_glsp doctor``: reports the installation, fails with a fix when broken."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from nnunetv2_glsp import registration
+from nnunetv2_glsp.doctor import script_interpreter
+
+BIN = str(Path(sys.executable).parent)
+
+
+def doctor(*args: str, path: str = BIN, **env: str) -> tuple[int, str]:
+    """Run the doctor in a fresh shell-like environment; (exit code, output)."""
+    clean = {
+        "PATH": os.pathsep.join([path, "/usr/bin", "/bin"]),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        **env,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "nnunetv2_glsp", "doctor", *args],
+        env=clean,
+        capture_output=True,
+        text=True,
+        cwd="/",
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_healthy_install(tmp_path):
+    paths = {
+        name: str(tmp_path) for name in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
+    }
+    code, out = doctor(**paths)
+    assert code == 0, out
+    for expected in (
+        "[ok  ] torch: ",
+        "[ok  ] nnunetv2: 2.8.",
+        "(same environment)",
+        f"registration: nnUNet_extTrainer={registration.EXT_TRAINER_DIR} (automatic)",
+        "WKV backend: ",
+        "devices",
+        "trainer lookup: GLSPTrainer -> nnunetv2_glsp.trainers.glsp_trainer.GLSPTrainer",
+        "no problems found",
+    ):
+        assert expected in out, out
+
+
+def test_opted_out_and_unknown_trainer_and_missing_paths():
+    code, out = doctor("--trainer", "GLSPTrainr", NNUNETV2_GLSP_NO_AUTOREGISTER="1")
+    assert code == 1, out
+    assert "[FAIL] registration: NNUNETV2_GLSP_NO_AUTOREGISTER is set" in out
+    assert f"fix: export nnUNet_extTrainer={registration.EXT_TRAINER_DIR}" in out
+    assert "[FAIL] trainer lookup: GLSPTrainr not found" in out
+    assert "did you mean GLSPTrainer" in out
+    assert "[warn] nnUNet_raw: not set" in out and "fix: export nnUNet_raw=" in out
+
+
+def test_manual_export_after_opt_out_is_healthy():
+    code, out = doctor(
+        NNUNETV2_GLSP_NO_AUTOREGISTER="1", nnUNet_extTrainer=registration.EXT_TRAINER_DIR
+    )
+    assert code == 0, out
+    assert "(manual)" in out
+
+
+def test_nnunet_command_missing_or_from_another_environment(tmp_path):
+    code, out = doctor(path=str(tmp_path))
+    assert code == 1 and "[FAIL] nnUNetv2_train: not on PATH" in out, out
+    assert f"export PATH={BIN}:$PATH" in out
+
+    fake = tmp_path / "nnUNetv2_train"
+    fake.write_text("#!/opt/other-env/bin/python3\nprint('hi')\n")
+    fake.chmod(0o755)
+    code, out = doctor(path=str(tmp_path))
+    assert code == 1, out
+    assert "runs /opt/other-env/bin/python3, not this environment" in out
+
+
+def test_script_interpreter_reads_pip_shebangs(tmp_path):
+    plain, trampoline = tmp_path / "plain", tmp_path / "trampoline"
+    plain.write_text("#!/env/bin/python3.11\nimport sys\n")
+    trampoline.write_text(
+        "#!/bin/sh\n'''exec' \"/very/long/env/bin/python\" \"$0\" \"$@\"\n' '''\n"
+    )
+    assert script_interpreter(plain) == "/env/bin/python3.11"
+    assert script_interpreter(trampoline) == "/very/long/env/bin/python"

@@ -1,0 +1,220 @@
+"""The GLSPTrainer family: configuration by class attributes, optimiser, compile policy, and the
+network built for each nnU-Net configuration (2d, 3d_fullres, 3d_lowres, 3d_cascade_fullres)."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import warnings
+from copy import deepcopy
+
+import pytest
+import torch
+from nnunetv2.training.lr_scheduler.polylr import PolyLRScheduler
+from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+from nnunetv2.utilities.label_handling.label_handling import determine_num_input_channels
+from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
+
+from nnunetv2_glsp import trainers
+from nnunetv2_glsp.network.config import NetworkConfig
+from nnunetv2_glsp.trainers import (
+    GLSPConvBranchTrainer_tiny,
+    GLSPTrainer,
+    GLSPTrainer_demo,
+    GLSPTrainer_k5,
+    GLSPTrainer_S,
+    GLSPTrainer_tiny,
+    MedNeXtTrainer,
+    MedNeXtTrainer_tiny,
+)
+
+DATASET_JSON = {
+    "channel_names": {"0": "MRI"},
+    "labels": {"background": 0, "a": 1, "b": 2},
+    "numTraining": 5,
+    "file_ending": ".nii.gz",
+}
+
+
+def _configuration(patch: list[int], strides: list[list[int]], spacing: list[float]) -> dict:
+    dim = len(patch)
+    return {
+        "data_identifier": f"nnUNetPlans_{dim}d",
+        "preprocessor_name": "DefaultPreprocessor",
+        "batch_size": 2,
+        "patch_size": patch,
+        "median_image_size_in_voxels": patch,
+        "spacing": spacing,
+        "normalization_schemes": ["ZScoreNormalization"],
+        "use_mask_for_norm": [False],
+        "resampling_fn_data": "resample_data_or_seg_to_shape",
+        "resampling_fn_seg": "resample_data_or_seg_to_shape",
+        "resampling_fn_data_kwargs": {},
+        "resampling_fn_seg_kwargs": {},
+        "resampling_fn_probabilities": "resample_data_or_seg_to_shape",
+        "resampling_fn_probabilities_kwargs": {},
+        "batch_dice": False,
+        "architecture": {
+            "network_class_name": "dynamic_network_architectures.architectures.unet.PlainConvUNet",
+            "arch_kwargs": {
+                "n_stages": len(strides),
+                "features_per_stage": [min(32 * 2**i, 320) for i in range(len(strides))],
+                "kernel_sizes": [[3] * dim for _ in strides],
+                "strides": strides,
+                "n_conv_per_stage": [2] * len(strides),
+                "n_conv_per_stage_decoder": [2] * (len(strides) - 1),
+            },
+            "_kw_requires_import": [],
+        },
+    }
+
+
+def make_plans() -> dict:
+    """Plans as nnU-Net writes them, with all four configurations (small patches)."""
+    fullres = _configuration(
+        [16, 32, 32], [[1, 1, 1], [2, 2, 2], [2, 2, 2], [1, 2, 2]], [1.5, 1, 1]
+    )
+    lowres = _configuration([16, 16, 16], [[1, 1, 1], [2, 2, 2], [2, 2, 2]], [3.0, 2, 2])
+    lowres |= {"data_identifier": "nnUNetPlans_3d_lowres", "next_stage": "3d_cascade_fullres"}
+    return {
+        "dataset_name": "Dataset999_Test",
+        "plans_name": "nnUNetPlans",
+        "original_median_spacing_after_transp": [1.5, 1, 1],
+        "original_median_shape_after_transp": [16, 32, 32],
+        "image_reader_writer": "SimpleITKIO",
+        "transpose_forward": [0, 1, 2],
+        "transpose_backward": [0, 1, 2],
+        "experiment_planner_used": "ExperimentPlanner",
+        "label_manager": "LabelManager",
+        "foreground_intensity_properties_per_channel": {},
+        "configurations": {
+            "2d": _configuration([32, 32], [[1, 1], [2, 2], [2, 2], [2, 2]], [1, 1]),
+            "3d_fullres": fullres,
+            "3d_lowres": lowres,
+            "3d_cascade_fullres": {"inherits_from": "3d_fullres", "previous_stage": "3d_lowres"},
+        },
+    }
+
+
+def make_trainer(
+    cls: type, configuration: str = "3d_fullres", device: str = "cpu"
+) -> nnUNetTrainer:
+    plans = make_plans() | {"continue_training": False}
+    return cls(plans, configuration, 0, DATASET_JSON, torch.device(device))
+
+
+@pytest.fixture(autouse=True)
+def results_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("nnUNet_results", str(tmp_path))
+    monkeypatch.setenv("nnUNet_preprocessed", str(tmp_path))
+
+
+def test_every_network_field_is_a_class_attribute_with_its_default():
+    for field in dataclasses.fields(NetworkConfig):
+        assert field.name in vars(GLSPTrainer), f"GLSPTrainer lacks attribute {field.name}"
+    assert GLSPTrainer.network_config() == NetworkConfig()
+
+
+def test_variants_change_only_what_they_name():
+    default = NetworkConfig()
+    assert GLSPTrainer_S.network_config() == dataclasses.replace(default, size="S")
+    assert GLSPTrainer_k5.network_config() == dataclasses.replace(default, kernel_size=5)
+    assert MedNeXtTrainer.network_config() == dataclasses.replace(default, branch="none")
+    assert GLSPConvBranchTrainer_tiny.network_config() == dataclasses.replace(
+        default, branch="conv"
+    )
+    assert MedNeXtTrainer_tiny.network_config() == MedNeXtTrainer.network_config()
+    for name in trainers.__all__:
+        cls = getattr(trainers, name)
+        assert issubclass(cls, GLSPTrainer) and cls.__name__ == name
+        assert list(inspect.signature(cls.__init__).parameters) == [
+            "self",
+            "plans",
+            "configuration",
+            "fold",
+            "dataset_json",
+            "device",
+        ]
+
+
+def test_schedule_and_optimiser():
+    trainer = make_trainer(GLSPTrainer_tiny)
+    assert (
+        trainer.num_epochs,
+        trainer.num_iterations_per_epoch,
+        trainer.num_val_iterations_per_epoch,
+        trainer.save_every,
+    ) == (2, 2, 1, 1)
+    demo = make_trainer(GLSPTrainer_demo)
+    assert demo.num_epochs == GLSPTrainer_demo.num_epochs and demo.save_every < demo.num_epochs
+    full = make_trainer(GLSPTrainer)
+    assert (full.num_epochs, full.num_iterations_per_epoch, full.initial_lr) == (1000, 250, 1e-3)
+    full.network = torch.nn.Linear(2, 2)
+    optimizer, scheduler = full.configure_optimizers()
+    assert isinstance(optimizer, torch.optim.AdamW) and isinstance(scheduler, PolyLRScheduler)
+    group = optimizer.param_groups[0]
+    assert (group["lr"], group["eps"], group["weight_decay"]) == (1e-3, 1e-4, 3e-5)
+    scheduler.step(500)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5**0.9)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, False), ("1", True), ("f", False)])
+def test_compile_only_when_requested(monkeypatch, value, expected):
+    monkeypatch.delenv("nnUNet_compile", raising=False)
+    if value is not None:
+        monkeypatch.setenv("nnUNet_compile", value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # GradScaler warns when CUDA is missing
+        trainer = make_trainer(GLSPTrainer, device="cuda")
+    assert trainer._do_i_compile() is expected
+    assert nnUNetTrainer._do_i_compile(trainer) is (value != "f")  # nnU-Net's default is on
+    assert make_trainer(GLSPTrainer)._do_i_compile() is False  # nnU-Net never compiles on CPU
+
+
+@pytest.mark.parametrize("configuration", ["2d", "3d_fullres", "3d_lowres", "3d_cascade_fullres"])
+def test_network_for_each_configuration(configuration):
+    plans_manager = PlansManager(make_plans())
+    manager = plans_manager.get_configuration(configuration)
+    channels = determine_num_input_channels(plans_manager, manager, DATASET_JSON)
+    assert channels == (3 if configuration == "3d_cascade_fullres" else 1)  # + one-hot lowres seg
+    torch.manual_seed(0)
+    network = GLSPTrainer_S.build_network_architecture(plans_manager, manager, channels, 3, True)
+    patch = manager.patch_size
+    outputs = network(torch.randn(1, channels, *patch))
+    strides = torch.tensor(manager.pool_op_kernel_sizes)
+    assert len(outputs) == len(strides) - 1
+    for level, output in enumerate(outputs):
+        expected = torch.tensor(patch) // torch.prod(strides[: level + 1], dim=0)
+        assert list(output.shape) == [1, 3, *expected.tolist()]
+    # inference builds without deep supervision and loads the training checkpoint strictly
+    inference = GLSPTrainer_S.build_network_architecture(plans_manager, manager, channels, 3, False)
+    inference.load_state_dict(network.state_dict(), strict=True)
+    inference.eval()
+    with torch.no_grad():
+        assert inference(torch.randn(1, channels, *patch)).shape == (1, 3, *patch)
+
+
+def test_trainer_toggles_deep_supervision():
+    trainer = make_trainer(GLSPTrainer_S)
+    trainer.network = trainer.build_network_architecture(
+        trainer.plans_manager, trainer.configuration_manager, 1, 3, True
+    )
+    trainer.set_deep_supervision_enabled(False)
+    trainer.network.eval()
+    with torch.no_grad():
+        assert isinstance(trainer.network(torch.randn(1, 1, 16, 32, 32)), torch.Tensor)
+
+
+def test_bad_patch_and_unsupported_dimension_explain_the_fix():
+    plans = make_plans()
+    plans["configurations"]["3d_fullres"]["patch_size"] = [16, 30, 32]
+    broken = deepcopy(plans["configurations"]["2d"]) | {"patch_size": [32]}
+    broken["architecture"]["arch_kwargs"]["strides"] = [[1], [2], [2], [2]]
+    plans["configurations"]["1d"] = broken
+    manager = PlansManager(plans)
+    with pytest.raises(ValueError, match=r"patch_size \[16, 30, 32\] is not divisible .* multiple"):
+        GLSPTrainer.build_network_architecture(
+            manager, manager.get_configuration("3d_fullres"), 1, 3
+        )
+    with pytest.raises(ValueError, match="use a 2d or 3d_\\* nnU-Net configuration"):
+        GLSPTrainer.build_network_architecture(manager, manager.get_configuration("1d"), 1, 3)
