@@ -17,6 +17,9 @@ export PYTHONUNBUFFERED=1 MAX_JOBS="${MAX_JOBS:-16}" GLSP_BUILD_CUDA=1
 export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # the in-place build, not an installed copy
 export GLSP_WKV_BACKEND=extension                    # a missing kernel is an error, not a fallback
+# Link with the C++ driver: with Python's default "x86_64-linux-gnu-gcc -shared" the extension came
+# out with its own copy of __cxa_throw and every TORCH_CHECK error segfaulted (torch 2.11, H200 box).
+export LDSHARED="${CXX:-g++} -shared"
 if [ -z "${CUDA_HOME:-}" ] && [ -x /usr/local/cuda/bin/nvcc ]; then export CUDA_HOME=/usr/local/cuda; fi
 : > "$OUT/status.txt"
 step() {  # step NAME LOG TIMEOUT_S CMD...: run, tee the log, record the status
