@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from nnunetv2_glsp import registration
 from nnunetv2_glsp.doctor import script_interpreter
 
-BIN = str(Path(sys.executable).parent)
+BIN = os.path.dirname(os.path.abspath(sys.executable))
 
 
 def doctor(*args: str, path: str = BIN, **env: str) -> tuple[int, str]:
