@@ -27,6 +27,7 @@ from nnunetv2_glsp.trainers import (
     MedNeXtTrainer,
     MedNeXtTrainer_tiny,
 )
+from nnunetv2_glsp.trainers.schedules import TinySchedule
 
 DATASET_JSON = {
     "channel_names": {"0": "MRI"},
@@ -139,12 +140,10 @@ def test_variants_change_only_what_they_name():
 
 def test_schedule_and_optimiser():
     trainer = make_trainer(GLSPTrainer_tiny)
-    assert (
-        trainer.num_epochs,
-        trainer.num_iterations_per_epoch,
-        trainer.num_val_iterations_per_epoch,
-        trainer.save_every,
-    ) == (2, 2, 1, 1)
+    names = ("num_epochs", "num_iterations_per_epoch", "num_val_iterations_per_epoch", "save_every")
+    applied = [getattr(trainer, name) for name in names]
+    assert applied == [getattr(TinySchedule, name) for name in names]
+    assert applied[0] < 1000 and applied[1] < 250 and applied[-1] == 1  # not nnU-Net's defaults
     demo = make_trainer(GLSPTrainer_demo)
     assert demo.num_epochs == GLSPTrainer_demo.num_epochs and demo.save_every < demo.num_epochs
     full = make_trainer(GLSPTrainer)

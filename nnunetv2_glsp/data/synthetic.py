@@ -52,7 +52,7 @@ def _tube(coords: np.ndarray, extent: np.ndarray, scale: float,
     distance = np.full(len(flat), np.inf)
     for point in line:
         distance = np.minimum(distance, np.linalg.norm(flat - point, axis=1))
-    return (distance < scale * rng.uniform(2.0, 3.0)).reshape(coords.shape[:-1])
+    return (distance < scale * rng.uniform(2.5, 3.5)).reshape(coords.shape[:-1])
 
 
 def _structure_centre(extent: np.ndarray, margin: np.ndarray,
@@ -72,14 +72,14 @@ def synthesize_case(shape: tuple[int, int, int], rng: np.random.Generator
     intensity = np.zeros(shape, np.float32)
     bright = rng.uniform(0.9, 1.3)
 
-    outer = scale * rng.uniform(6.0, 10.0, 3)
+    outer = scale * rng.uniform(8.0, 13.0, 3)
     radius = _ellipsoid_radius(coords, _structure_centre(extent, outer + scale, rng), outer,
                                _random_rotation(rng))
-    shell = (radius < 1.0) & (radius > 1.0 - scale * rng.uniform(2.0, 3.0) / outer.min())
+    shell = (radius < 1.0) & (radius > 1.0 - scale * rng.uniform(2.5, 3.5) / outer.min())
     label[shell], intensity[shell] = 3, bright + rng.normal(0, 0.1)
 
     for _ in range(rng.integers(1, 3)):
-        semi_axes = scale * rng.uniform(4.0, 8.0, 3)
+        semi_axes = scale * rng.uniform(5.0, 9.0, 3)
         inside = _ellipsoid_radius(coords, _structure_centre(extent, semi_axes + scale, rng),
                                    semi_axes, _random_rotation(rng)) < 1.0
         label[inside], intensity[inside] = 1, bright + rng.normal(0, 0.1)
