@@ -105,7 +105,7 @@ def main() -> None:
     parser.add_argument("--trainer", default="GLSPTrainer_demo")
     parser.add_argument("--n-train", type=int, default=20)
     parser.add_argument("--n-test", type=int, default=5)
-    parser.add_argument("--shape", type=int, nargs=3, default=(32, 48, 48), metavar=("Z", "Y", "X"))
+    parser.add_argument("--shape", type=int, nargs=3, default=(24, 40, 40), metavar=("Z", "Y", "X"))
     args = parser.parse_args()
 
     out = args.out.resolve()

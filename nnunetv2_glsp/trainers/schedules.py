@@ -32,9 +32,9 @@ class TinySchedule:
 
 
 class DemoSchedule:
-    """The README demo: enough to learn the synthetic task on a 2-core CPU."""
+    """The README demo: 250 iterations, enough to learn the synthetic task on a 2-core CPU."""
 
-    num_epochs = 30
-    num_iterations_per_epoch = 20
+    num_epochs = 25
+    num_iterations_per_epoch = 10
     num_val_iterations_per_epoch = 2
     save_every = 5

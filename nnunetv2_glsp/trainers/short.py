@@ -9,7 +9,7 @@ from nnunetv2_glsp.trainers.schedules import (
     OneEpochSchedule,
     TinySchedule,
 )
-from nnunetv2_glsp.trainers.variants import GLSPConvBranchTrainer, MedNeXtTrainer
+from nnunetv2_glsp.trainers.variants import GLSPConvBranchTrainer, GLSPTrainer_S, MedNeXtTrainer
 
 
 class GLSPTrainer_1epoch(OneEpochSchedule, GLSPTrainer):  # noqa: N801 (nnU-Net trainer naming)
@@ -32,5 +32,5 @@ class GLSPConvBranchTrainer_tiny(TinySchedule, GLSPConvBranchTrainer):  # noqa: 
     """GLSPConvBranchTrainer for a few iterations (smoke tests, CI)."""
 
 
-class GLSPTrainer_demo(DemoSchedule, GLSPTrainer):  # noqa: N801 (nnU-Net trainer naming)
-    """GLSPTrainer on the README demo's schedule."""
+class GLSPTrainer_demo(DemoSchedule, GLSPTrainer_S):  # noqa: N801 (nnU-Net trainer naming)
+    """GLSPTrainer_S on the README demo's schedule (S learns fastest in few iterations)."""
