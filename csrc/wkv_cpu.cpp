@@ -13,12 +13,13 @@
 #include "wkv_check.h"
 #include "wkv_math.h"
 
-// Hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64, picked at load time.
+// Hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64, picked at run time: the
+// phase functions are force-inlined into one entry per instruction set (run_isa). Not
+// target_clones: GCC 12 leaves the channel loops of a target_clones function scalar ("control
+// flow in loop"), while a plain target("avx512...") function if-converts and vectorises them.
+#define GLSP_CPU_INLINE inline __attribute__((always_inline))
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define GLSP_CPU_CLONES \
-  __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
-#else
-#define GLSP_CPU_CLONES
+#define GLSP_X86_ISA 1
 #endif
 
 namespace glsp {
@@ -64,7 +65,7 @@ struct Task {
 };
 
 template <bool Deriv, bool Causal, typename scalar_t, typename T>
-GLSP_CPU_CLONES void phase1(const Geometry& g, const scalar_t* k, const scalar_t* v, const T* w,
+GLSP_CPU_INLINE void phase1(const Geometry& g, const scalar_t* k, const scalar_t* v, const T* w,
                             T* agg, int64_t begin, int64_t end) {
   const int64_t fs = g.fs(), ds = kAggFields * fs;
   for (int64_t i = begin; i < end; ++i) {
@@ -79,7 +80,7 @@ GLSP_CPU_CLONES void phase1(const Geometry& g, const scalar_t* k, const scalar_t
 }
 
 template <bool Causal, typename scalar_t, typename T>
-GLSP_CPU_CLONES void phase3_forward(const Geometry& g, const scalar_t* k, const scalar_t* v,
+GLSP_CPU_INLINE void phase3_forward(const Geometry& g, const scalar_t* k, const scalar_t* v,
                                     scalar_t* y, const T* w, const T* u, const T* carry,
                                     int64_t begin, int64_t end) {
   const int64_t fs = g.fs(), ds = kCarryFields * fs;
@@ -95,7 +96,7 @@ GLSP_CPU_CLONES void phase3_forward(const Geometry& g, const scalar_t* k, const 
 }
 
 template <bool Causal, typename scalar_t, typename T>
-GLSP_CPU_CLONES void phase3_backward_kv(const Geometry& g, const scalar_t* k, const scalar_t* v,
+GLSP_CPU_INLINE void phase3_backward_kv(const Geometry& g, const scalar_t* k, const scalar_t* v,
                                         const scalar_t* gy, const T* w, const T* u,
                                         const T* carry, T* scratch, T* gh_agg, T* part,
                                         int64_t begin, int64_t end) {
@@ -116,7 +117,7 @@ GLSP_CPU_CLONES void phase3_backward_kv(const Geometry& g, const scalar_t* k, co
 }
 
 template <bool Causal, typename scalar_t, typename T>
-GLSP_CPU_CLONES void phase3_backward_g(const Geometry& g, const scalar_t* k, const scalar_t* v,
+GLSP_CPU_INLINE void phase3_backward_g(const Geometry& g, const scalar_t* k, const scalar_t* v,
                                        scalar_t* gk, scalar_t* gv, const T* w, const T* u,
                                        const T* scratch, const T* gh_carry, int64_t begin,
                                        int64_t end) {
@@ -150,9 +151,38 @@ void phase2(const Geometry& g, const T* agg, int n_agg, T* carry, int n_carry, c
   });
 }
 
+#if defined(GLSP_X86_ISA)
+template <typename F>
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))) void on_avx512(const F& f) {
+  f();
+}
+template <typename F>
+__attribute__((target("avx2,fma"))) void on_avx2(const F& f) {
+  f();
+}
+#endif
+
+// Runs f (force-inlined, like everything it calls) compiled for the best instruction set.
+template <typename F>
+void run_isa(const F& f) {
+#if defined(GLSP_X86_ISA)
+  static const int isa = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                                 __builtin_cpu_supports("avx512bw") &&
+                                 __builtin_cpu_supports("avx512dq")
+                             ? 2
+                             : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0);
+  if (isa == 2) return on_avx512(f);
+  if (isa == 1) return on_avx2(f);
+#endif
+  f();
+}
+
+// fn(begin, end) over the work items; fn must be force-inlined (GLSP_CPU_INLINE lambdas).
 template <typename F>
 void parallel_tasks(const Geometry& g, const F& fn) {
-  at::parallel_for(0, g.tasks(), 4, fn);
+  at::parallel_for(0, g.tasks(), 4, [&](int64_t begin, int64_t end) {
+    run_isa([&]() __attribute__((always_inline)) { fn(begin, end); });
+  });
 }
 
 template <bool Causal, typename scalar_t>
@@ -165,12 +195,12 @@ void forward_impl(const Geometry& g, const at::Tensor& w, const at::Tensor& u,
   const T* wp = w.data_ptr<T>();
   const scalar_t* kp = k.data_ptr<scalar_t>();
   const scalar_t* vp = v.data_ptr<scalar_t>();
-  parallel_tasks(g, [&](int64_t b, int64_t e) {
+  parallel_tasks(g, [&](int64_t b, int64_t e) __attribute__((always_inline)) {
     phase1<false, Causal>(g, kp, vp, wp, agg.data_ptr<T>(), b, e);
   });
   phase2<false>(g, agg.data_ptr<T>(), kAggFields, carry.data_ptr<T>(), kCarryFields, wp, 0,
                 Causal ? 1 : 2);
-  parallel_tasks(g, [&](int64_t b, int64_t e) {
+  parallel_tasks(g, [&](int64_t b, int64_t e) __attribute__((always_inline)) {
     phase3_forward<Causal>(g, kp, vp, y.data_ptr<scalar_t>(), wp, u.data_ptr<T>(),
                            carry.data_ptr<T>(), b, e);
   });
@@ -192,18 +222,18 @@ void backward_impl(const Geometry& g, const at::Tensor& gy, const at::Tensor& w,
   const T* up = u.data_ptr<T>();
   const scalar_t* kp = k.data_ptr<scalar_t>();
   const scalar_t* vp = v.data_ptr<scalar_t>();
-  parallel_tasks(g, [&](int64_t b, int64_t e) {
+  parallel_tasks(g, [&](int64_t b, int64_t e) __attribute__((always_inline)) {
     phase1<true, Causal>(g, kp, vp, wp, agg.data_ptr<T>(), b, e);
   });
   phase2<true>(g, agg.data_ptr<T>(), kAggFields, carry.data_ptr<T>(), kCarryFields, wp, 0,
                Causal ? 1 : 2);
-  parallel_tasks(g, [&](int64_t b, int64_t e) {
+  parallel_tasks(g, [&](int64_t b, int64_t e) __attribute__((always_inline)) {
     phase3_backward_kv<Causal>(g, kp, vp, gy.data_ptr<scalar_t>(), wp, up, carry.data_ptr<T>(),
                                scratch.data_ptr<T>(), gh_agg.data_ptr<T>(), part.data_ptr<T>(),
                                b, e);
   });
   phase2<false>(g, gh_agg.data_ptr<T>(), 4, gh_carry.data_ptr<T>(), 3, wp, Causal ? 1 : 0, 2);
-  parallel_tasks(g, [&](int64_t b, int64_t e) {
+  parallel_tasks(g, [&](int64_t b, int64_t e) __attribute__((always_inline)) {
     phase3_backward_g<Causal>(g, kp, vp, gk.data_ptr<scalar_t>(), gv.data_ptr<scalar_t>(), wp,
                               up, scratch.data_ptr<T>(), gh_carry.data_ptr<T>(), b, e);
   });
