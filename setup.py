@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import glob
 import os
+import runpy
 import shutil
 
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 DEFAULT_CUDA_ARCHS = "8.0;8.6;9.0+PTX"
+BUILD_FLAGS = runpy.run_path(os.path.join("nnunetv2_glsp", "ops", "build_flags.py"))
 STARTUP_DIR = "startup"  # files copied to the top of site-packages (.pth and its .start twin)
 
 
@@ -40,7 +42,7 @@ def extension_build() -> tuple[list, dict]:
     if with_cuda is None:
         with_cuda = torch.version.cuda is not None and cpp_extension.CUDA_HOME is not None
     sources = sorted(glob.glob("csrc/*.cpp"))
-    cxx_flags = ["-O3"]  # torch picks the C++ standard its headers need
+    cxx_flags, link_flags = BUILD_FLAGS["CXX_FLAGS"], BUILD_FLAGS["LINK_FLAGS"]
     if with_cuda:
         os.environ.setdefault("TORCH_CUDA_ARCH_LIST", DEFAULT_CUDA_ARCHS)
         sources += sorted(glob.glob("csrc/*.cu"))
@@ -48,11 +50,15 @@ def extension_build() -> tuple[list, dict]:
             "nnunetv2_glsp._C",
             sources,
             define_macros=[("GLSP_WITH_CUDA", None)],
-            extra_compile_args={"cxx": cxx_flags, "nvcc": ["-O3"]},
+            extra_compile_args={"cxx": cxx_flags, "nvcc": BUILD_FLAGS["NVCC_FLAGS"]},
+            extra_link_args=link_flags,
         )
     else:
         extension = cpp_extension.CppExtension(
-            "nnunetv2_glsp._C", sources, extra_compile_args={"cxx": cxx_flags}
+            "nnunetv2_glsp._C",
+            sources,
+            extra_compile_args={"cxx": cxx_flags},
+            extra_link_args=link_flags,
         )
     build_ext = cpp_extension.BuildExtension.with_options(use_ninja=True)
     return [extension], {"build_ext": build_ext}
@@ -64,7 +70,8 @@ class BuildPyWithExtras(build_py):
 
     def run(self) -> None:
         super().run()
-        copies = [(STARTUP_DIR, self.build_lib), ("csrc", os.path.join(self.build_lib, "nnunetv2_glsp", "csrc"))]
+        packaged_csrc = os.path.join(self.build_lib, "nnunetv2_glsp", "csrc")
+        copies = [(STARTUP_DIR, self.build_lib), ("csrc", packaged_csrc)]
         for source_dir, target_dir in copies:
             os.makedirs(target_dir, exist_ok=True)
             for path in sorted(glob.glob(os.path.join(source_dir, "*"))):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from nnunetv2_glsp.ops import build_flags
+
 ENV_VAR = "GLSP_WKV_BACKEND"
 CHOICES = ("auto", "extension", "fallback")
 _PACKAGE = Path(__file__).resolve().parent.parent  # nnunetv2_glsp/
@@ -59,7 +61,7 @@ def _load_jit() -> str:
     src = _source_dir()
     sources = sorted(str(p) for p in src.glob("*.cpp"))
     cuda = torch.cuda.is_available() and cpp_extension.CUDA_HOME is not None
-    flags = ["-O3"]
+    flags = list(build_flags.CXX_FLAGS)
     if cuda:
         sources += sorted(str(p) for p in src.glob("*.cu"))
         flags.append("-DGLSP_WITH_CUDA")
@@ -70,7 +72,8 @@ def _load_jit() -> str:
         name=_JIT_NAME,
         sources=sources,
         extra_cflags=flags,
-        extra_cuda_cflags=["-O3"],
+        extra_cuda_cflags=build_flags.NVCC_FLAGS,
+        extra_ldflags=build_flags.LINK_FLAGS,
         extra_include_paths=[str(src)],
         build_directory=str(build_dir),
         is_python_module=False,
