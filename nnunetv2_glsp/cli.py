@@ -17,10 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="nnunetv2_glsp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    if argv and argv[0] in SUBCOMMANDS:  # import only the module that runs
-        names = [argv[0]]
-    else:
-        names = list(SUBCOMMANDS)
+    # import only the module that runs (all of them for the top-level --help)
+    names = [argv[0]] if argv and argv[0] in SUBCOMMANDS else list(SUBCOMMANDS)
     for name in names:
         module = importlib.import_module(SUBCOMMANDS[name])
         sub_parser = sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
