@@ -69,7 +69,7 @@ class Pipeline:
 def pipeline(tmp_path_factory) -> Pipeline:
     pipe = Pipeline(tmp_path_factory.mktemp("e2e"))
     pipe.task = write_decathlon_task(pipe.root / "msd", task_id=TASK_ID, n_train=10, n_test=2,
-                                     shape=(16, 32, 32), seed=0)
+                                     shape=(16, 24, 24), seed=0)
     pipe.run("convert", "nnUNetv2_convert_MSD_dataset", "-i", str(pipe.task), "-np", "1")
     pipe.run("plan and preprocess", "nnUNetv2_plan_and_preprocess", "-d", str(TASK_ID),
              "-c", "2d", "3d_fullres", "-np", "1", "-npfp", "1")

@@ -22,11 +22,11 @@ class FiveEpochSchedule:
 
 
 class TinySchedule:
-    """Smoke tests and CI: 2 epochs of 10 iterations (enough to beat an all-background guess on
-    the small synthetic task), 1 validation iteration."""
+    """Smoke tests and CI: 2 epochs of 15 iterations (enough to beat an all-background guess on
+    a small synthetic task), 1 validation iteration."""
 
     num_epochs = 2
-    num_iterations_per_epoch = 10
+    num_iterations_per_epoch = 15
     num_val_iterations_per_epoch = 1
     save_every = 1
 
