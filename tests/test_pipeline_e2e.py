@@ -57,7 +57,7 @@ class Pipeline:
         return output
 
     def train(self, configuration: str, fold: int, *extra: str) -> str:
-        return self.run(f"train {configuration} fold {fold}{' '.join(extra)}", "nnUNetv2_train",
+        return self.run(" ".join(["train", configuration, str(fold), *extra]), "nnUNetv2_train",
                         str(TASK_ID), configuration, str(fold), "-tr", TRAINER, "-device", "cpu",
                         "--npz", *extra, train=True)
 
