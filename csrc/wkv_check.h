@@ -1,8 +1,9 @@
-// Argument checks shared by the CPU and CUDA entry points (the Python wrapper checks the same
-// things first; these protect direct torch.ops.glsp calls).
+// Argument checks and preparation shared by the CPU and CUDA entry points (the Python wrapper
+// checks the same things first; these protect direct torch.ops.glsp calls).
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/OpMathType.h>
 
 namespace glsp {
 
@@ -29,5 +30,32 @@ inline void check_inputs(const at::Tensor& w, const at::Tensor& u, const at::Ten
   TORCH_CHECK(chunk >= 0 && chunk <= 64, "glsp::wkv: chunk must be in [0, 64] (0: automatic), got ",
               chunk);
 }
+
+// The inputs as the kernels read them: k, v (and gy) contiguous in their dtype, w and u
+// contiguous in its accumulation type (float for half, bfloat16 and float; double for double).
+struct KernelInputs {
+  at::Tensor w, u, k, v, gy;
+
+  KernelInputs(const at::Tensor& w_, const at::Tensor& u_, const at::Tensor& k_,
+               const at::Tensor& v_, int64_t chunk) {
+    check_inputs(w_, u_, k_, v_, chunk);
+    const auto acc = at::toOpMathType(k_.scalar_type());
+    w = w_.to(acc).contiguous();
+    u = u_.to(acc).contiguous();
+    k = k_.contiguous();
+    v = v_.contiguous();
+  }
+
+  KernelInputs(const at::Tensor& gy_, const at::Tensor& w_, const at::Tensor& u_,
+               const at::Tensor& k_, const at::Tensor& v_, int64_t chunk)
+      : KernelInputs(w_, u_, k_, v_, chunk) {
+    TORCH_CHECK(gy_.sizes() == k_.sizes(), "glsp::wkv_backward: gy must have shape ", k_.sizes(),
+                ", got ", gy_.sizes());
+    TORCH_CHECK(gy_.device() == k_.device(), "glsp::wkv_backward: gy must be on ", k_.device());
+    TORCH_CHECK(at::isFloatingType(gy_.scalar_type()),
+                "glsp::wkv_backward: gy must be floating point, got ", gy_.scalar_type());
+    gy = gy_.to(k_.scalar_type()).contiguous();
+  }
+};
 
 }  // namespace glsp

@@ -1,22 +1,22 @@
 // CPU kernels of glsp::wkv and glsp::wkv_backward (algorithm: wkv_math.h).
 //
-// Work items are (batch, channel group, chunk): a group is 16 consecutive channels (the inner
-// loops run across them and vectorise) or, for the C % 16 remaining channels, a single channel.
-// Phases 1 and 3 run in parallel over work items, phase 2 over (direction, batch, channel).
+// Work items are (batch, channel group, chunk): a group is kLanes consecutive channels, computed
+// as one vector lane type (VecF / VecD), or, for the C % kLanes remaining channels, a single
+// channel. Phases 1 and 3 run in parallel over work items, phase 2 over its scan lanes.
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <memory>
 #include <type_traits>
-#include <vector>
 
 #include "wkv_check.h"
 #include "wkv_math.h"
 
 // Hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64, picked at run time: the
 // phase functions are force-inlined into one entry per instruction set (run_isa). Not
-// target_clones: GCC 12 leaves the channel loops of a target_clones function scalar ("control
-// flow in loop"), while a plain target("avx512...") function if-converts and vectorises them.
+// target_clones: GCC 12 leaves the loops of a target_clones function scalar, while a plain
+// target("avx512...") function maps the vector lane types onto zmm registers.
 #define GLSP_CPU_INLINE inline __attribute__((always_inline))
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define GLSP_X86_ISA 1
@@ -25,37 +25,30 @@
 namespace glsp {
 namespace {
 
-constexpr int kLanes = 16;
-constexpr int64_t kCpuChunk = 64;
+constexpr int64_t kCpuChunk = kMaxChunk;
 
-// Sizes, chunking and buffer strides of one call.
-struct Geometry {
-  int64_t B, Tn, C, L, n, full, groups;
+// The chunk grid of one call, with the channel groups of the work items.
+struct Geometry : ChunkGrid {
+  int64_t full, groups;
 
   Geometry(const at::Tensor& k, int64_t chunk)
-      : B(k.size(0)), Tn(k.size(1)), C(k.size(2)) {
-    L = std::min(chunk > 0 ? chunk : kCpuChunk, Tn);
-    n = (Tn + L - 1) / L;
-    full = C / kLanes;
-    groups = full + C % kLanes;
-  }
+      : ChunkGrid(k.size(0), k.size(1), k.size(2), chunk > 0 ? chunk : kCpuChunk),
+        full(C / kLanes),
+        groups(full + C % kLanes) {}
   int64_t tasks() const { return B * groups * n; }
-  int64_t fs() const { return B * n * C; }  // field stride of the per-chunk buffers
-  int64_t chunk_len(int64_t ci) const { return std::min(L, Tn - ci * L); }
 };
 
-// One work item: batch b, chunk ci, channels [c0, c0 + (wide ? kLanes : 1)).
+// One work item: batch b, chunk ci, channels [c0, c0 + (wide ? kLanes : 1)). Groups vary fastest,
+// so consecutive items read consecutive memory.
 struct Task {
-  int64_t b, ci, c0;
   bool wide;
   int Lc;
+  int64_t c0;
   int64_t tok;  // offset of (b, first token of the chunk, c0) in a (B, T, C) tensor
-  int64_t chk;  // offset of (b, ci, c0) in a per-chunk field
+  int64_t chk;  // offset of (b, ci, c0) in a state field
 
   Task(const Geometry& g, int64_t i) {
-    ci = i % g.n;
-    const int64_t grp = (i / g.n) % g.groups;
-    b = i / (g.n * g.groups);
+    const int64_t grp = i % g.groups, ci = (i / g.groups) % g.n, b = i / (g.n * g.groups);
     wide = grp < g.full;
     c0 = wide ? grp * kLanes : g.full * kLanes + (grp - g.full);
     Lc = static_cast<int>(g.chunk_len(ci));
@@ -64,92 +57,25 @@ struct Task {
   }
 };
 
-template <bool Deriv, bool Causal, typename scalar_t, typename T>
-GLSP_CPU_INLINE void phase1(const Geometry& g, const scalar_t* k, const scalar_t* v, const T* w,
-                            T* agg, int64_t begin, int64_t end) {
-  const int64_t fs = g.fs(), ds = kAggFields * fs;
-  for (int64_t i = begin; i < end; ++i) {
-    const Task t(g, i);
-    if (t.wide)
-      chunk_aggregate<Deriv, Causal, kLanes>(k + t.tok, v + t.tok, g.C, t.Lc, w + t.c0,
-                                             agg + t.chk, fs, ds);
-    else
-      chunk_aggregate<Deriv, Causal, 1>(k + t.tok, v + t.tok, g.C, t.Lc, w + t.c0, agg + t.chk,
-                                        fs, ds);
+// Memory for the per-call buffers (states, scratch), kept by each thread across calls: fresh
+// memory costs a page fault per 4 KiB, more than the kernels spend on it. It grows to the largest
+// request and is never returned (about 12 bytes per element of the largest backward call).
+template <typename T>
+T* workspace(int64_t count) {
+  thread_local std::unique_ptr<char[]> block;
+  thread_local size_t capacity = 0;
+  const size_t bytes = static_cast<size_t>(count) * sizeof(T);
+  if (bytes > capacity) {
+    block.reset(new char[bytes]);
+    capacity = bytes;
   }
+  return reinterpret_cast<T*>(block.get());
 }
 
-template <bool Causal, typename scalar_t, typename T>
-GLSP_CPU_INLINE void phase3_forward(const Geometry& g, const scalar_t* k, const scalar_t* v,
-                                    scalar_t* y, const T* w, const T* u, const T* carry,
-                                    int64_t begin, int64_t end) {
-  const int64_t fs = g.fs(), ds = kCarryFields * fs;
-  for (int64_t i = begin; i < end; ++i) {
-    const Task t(g, i);
-    if (t.wide)
-      chunk_forward<Causal, kLanes>(k + t.tok, v + t.tok, y + t.tok, g.C, t.Lc, w + t.c0,
-                                    u + t.c0, carry + t.chk, fs, ds);
-    else
-      chunk_forward<Causal, 1>(k + t.tok, v + t.tok, y + t.tok, g.C, t.Lc, w + t.c0, u + t.c0,
-                               carry + t.chk, fs, ds);
-  }
-}
-
-template <bool Causal, typename scalar_t, typename T>
-GLSP_CPU_INLINE void phase3_backward_kv(const Geometry& g, const scalar_t* k, const scalar_t* v,
-                                        const scalar_t* gy, const T* w, const T* u,
-                                        const T* carry, T* scratch, T* gh_agg, T* part,
-                                        int64_t begin, int64_t end) {
-  const int64_t fs = g.fs(), ss = g.B * g.Tn * g.C;
-  for (int64_t i = begin; i < end; ++i) {
-    const Task t(g, i);
-    if (t.wide)
-      chunk_backward_kv<Causal, kLanes>(k + t.tok, v + t.tok, gy + t.tok, g.C, t.Lc, w + t.c0,
-                                        u + t.c0, carry + t.chk, fs, kCarryFields * fs,
-                                        scratch + t.tok, ss, gh_agg + t.chk, fs, 4 * fs,
-                                        part + t.chk, fs);
-    else
-      chunk_backward_kv<Causal, 1>(k + t.tok, v + t.tok, gy + t.tok, g.C, t.Lc, w + t.c0,
-                                   u + t.c0, carry + t.chk, fs, kCarryFields * fs,
-                                   scratch + t.tok, ss, gh_agg + t.chk, fs, 4 * fs,
-                                   part + t.chk, fs);
-  }
-}
-
-template <bool Causal, typename scalar_t, typename T>
-GLSP_CPU_INLINE void phase3_backward_g(const Geometry& g, const scalar_t* k, const scalar_t* v,
-                                       scalar_t* gk, scalar_t* gv, const T* w, const T* u,
-                                       const T* scratch, const T* gh_carry, int64_t begin,
-                                       int64_t end) {
-  const int64_t fs = g.fs(), ss = g.B * g.Tn * g.C;
-  for (int64_t i = begin; i < end; ++i) {
-    const Task t(g, i);
-    if (t.wide)
-      chunk_backward_g<Causal, kLanes>(k + t.tok, v + t.tok, gk + t.tok, gv + t.tok, g.C, t.Lc,
-                                       w + t.c0, u + t.c0, scratch + t.tok, ss,
-                                       gh_carry + t.chk, fs, 3 * fs);
-    else
-      chunk_backward_g<Causal, 1>(k + t.tok, v + t.tok, gk + t.tok, gv + t.tok, g.C, t.Lc,
-                                  w + t.c0, u + t.c0, scratch + t.tok, ss, gh_carry + t.chk, fs,
-                                  3 * fs);
-  }
-}
-
-// Phase 2 for the given directions: agg has n_agg fields, carry n_carry, per direction.
-template <bool Deriv, typename T>
-void phase2(const Geometry& g, const T* agg, int n_agg, T* carry, int n_carry, const T* w,
-            int dir_begin, int dir_end) {
-  const int64_t fs = g.fs(), lanes = g.B * g.C;
-  at::parallel_for(0, (dir_end - dir_begin) * lanes, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const int d = dir_begin + static_cast<int>(i / lanes);
-      const int64_t b = (i % lanes) / g.C, c = i % g.C;
-      const int64_t at = b * g.n * g.C + c;
-      scan_chunks<Deriv>(agg + d * n_agg * fs + at, carry + d * n_carry * fs + at, fs, g.C, g.n,
-                         g.L, g.Tn, d == 1, static_cast<double>(w[c]));
-    }
-  });
-}
+template <typename V>
+struct LaneTag {
+  using type = V;
+};
 
 #if defined(GLSP_X86_ISA)
 template <typename F>
@@ -177,76 +103,119 @@ void run_isa(const F& f) {
   f();
 }
 
-// fn(begin, end) over the work items; fn must be force-inlined (GLSP_CPU_INLINE lambdas).
-template <typename F>
+// fn(task, LaneTag<V>) for every work item, in parallel; V: the vector or the scalar lane type of
+// the accumulation type T. fn must be a force-inlined generic lambda. Double data (a precision
+// reference, not a training dtype) runs on baseline x86-64 only, which halves the build time.
+template <typename T, typename F>
 void parallel_tasks(const Geometry& g, const F& fn) {
   at::parallel_for(0, g.tasks(), 4, [&](int64_t begin, int64_t end) {
-    run_isa([&]() __attribute__((always_inline)) { fn(begin, end); });
+    const auto items = [&]() __attribute__((always_inline)) {
+      for (int64_t i = begin; i < end; ++i) {
+        const Task t(g, i);
+        if (t.wide)
+          fn(t, LaneTag<typename VecOf<T>::type>{});
+        else
+          fn(t, LaneTag<T>{});
+      }
+    };
+    if constexpr (std::is_same_v<T, float>)
+      run_isa(items);
+    else
+      items();
+  });
+}
+
+// Runs fn(ScanLane) over the n_dirs * B * segs * C lanes of a phase-2 level, in parallel.
+template <typename F>
+void scan_level(const Geometry& g, int dir_begin, int n_dirs, int64_t segs, const F& fn) {
+  at::parallel_for(0, n_dirs * g.B * segs * g.C, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) fn(ScanLane(g, dir_begin, segs, i));
+  });
+}
+
+// Phase 2 for directions [dir_begin, dir_begin + n_dirs): chunk totals -> carries. seg: room for
+// the segment totals and carries (4 sds()).
+template <bool Deriv, typename T>
+void phase2(const Geometry& g, const T* totals, T* carries, T* seg, const T* w, int dir_begin,
+            int n_dirs) {
+  T *seg_totals = seg, *seg_carries = seg + 2 * g.sds();
+  if (g.nseg > 1) {
+    scan_level(g, dir_begin, n_dirs, g.nseg, [&](const ScanLane& l) {
+      segment_total<Deriv>(g, totals, seg_totals, w, l.dir, l.b, l.s, l.c);
+    });
+    scan_level(g, dir_begin, n_dirs, 1, [&](const ScanLane& l) {
+      segment_scan<Deriv>(g, seg_totals, seg_carries, w, l.dir, l.b, l.c);
+    });
+  }
+  scan_level(g, dir_begin, n_dirs, g.nseg, [&](const ScanLane& l) {
+    chunk_carries<Deriv>(g, totals, g.nseg > 1 ? seg_carries : nullptr, carries, w, l.dir, l.b,
+                         l.s, l.c);
   });
 }
 
 template <bool Causal, typename scalar_t>
-void forward_impl(const Geometry& g, const at::Tensor& w, const at::Tensor& u,
-                  const at::Tensor& k, const at::Tensor& v, at::Tensor& y) {
+void forward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& y) {
   using T = at::opmath_type<scalar_t>;
-  const auto opts = k.options().dtype(c10::CppTypeToScalarType<T>::value);
-  at::Tensor agg = at::empty({2, kAggFields, g.B, g.n, g.C}, opts);
-  at::Tensor carry = at::empty({2, kCarryFields, g.B, g.n, g.C}, opts);
-  const T* wp = w.data_ptr<T>();
-  const scalar_t* kp = k.data_ptr<scalar_t>();
-  const scalar_t* vp = v.data_ptr<scalar_t>();
-  parallel_tasks(g, [&](int64_t b, int64_t e) __attribute__((always_inline)) {
-    phase1<false, Causal>(g, kp, vp, wp, agg.data_ptr<T>(), b, e);
+  const int64_t states = 2 * g.ds();
+  T* tp = workspace<T>(2 * states + 4 * g.sds());  // chunk totals, carries, segment buffers
+  T *cp = tp + states, *seg = cp + states;
+  const T *w = in.w.data_ptr<T>(), *u = in.u.data_ptr<T>();
+  const scalar_t *k = in.k.data_ptr<scalar_t>(), *v = in.v.data_ptr<scalar_t>();
+  scalar_t* yp = y.data_ptr<scalar_t>();
+  parallel_tasks<T>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
+    using V = typename decltype(lane)::type;
+    chunk_totals<false, Causal, V>(k + t.tok, v + t.tok, g.C, t.Lc, w + t.c0, tp + t.chk, g.fs(),
+                                   g.ds());
   });
-  phase2<false>(g, agg.data_ptr<T>(), kAggFields, carry.data_ptr<T>(), kCarryFields, wp, 0,
-                Causal ? 1 : 2);
-  parallel_tasks(g, [&](int64_t b, int64_t e) __attribute__((always_inline)) {
-    phase3_forward<Causal>(g, kp, vp, y.data_ptr<scalar_t>(), wp, u.data_ptr<T>(),
-                           carry.data_ptr<T>(), b, e);
+  phase2<false>(g, tp, cp, seg, w, 0, Causal ? 1 : 2);
+  parallel_tasks<T>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
+    using V = typename decltype(lane)::type;
+    chunk_forward<Causal, kMaxChunk, V>(k + t.tok, v + t.tok, yp + t.tok, g.C, t.Lc, w + t.c0,
+                                        u + t.c0, cp + t.chk, g.fs(), g.ds());
   });
 }
 
 template <bool Causal, typename scalar_t>
-void backward_impl(const Geometry& g, const at::Tensor& gy, const at::Tensor& w,
-                   const at::Tensor& u, const at::Tensor& k, const at::Tensor& v,
-                   at::Tensor& gw, at::Tensor& gu, at::Tensor& gk, at::Tensor& gv) {
+void backward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& gw, at::Tensor& gu,
+                   at::Tensor& gk, at::Tensor& gv) {
   using T = at::opmath_type<scalar_t>;
-  const auto opts = k.options().dtype(c10::CppTypeToScalarType<T>::value);
-  at::Tensor agg = at::empty({2, kAggFields, g.B, g.n, g.C}, opts);
-  at::Tensor carry = at::empty({2, kCarryFields, g.B, g.n, g.C}, opts);
-  at::Tensor scratch = at::empty({3, g.B, g.Tn, g.C}, opts);
-  at::Tensor gh_agg = at::empty({2, 4, g.B, g.n, g.C}, opts);
-  at::Tensor gh_carry = at::empty({2, 3, g.B, g.n, g.C}, opts);
-  at::Tensor part = at::empty({2, g.B, g.n, g.C}, opts);
-  const T* wp = w.data_ptr<T>();
-  const T* up = u.data_ptr<T>();
-  const scalar_t* kp = k.data_ptr<scalar_t>();
-  const scalar_t* vp = v.data_ptr<scalar_t>();
-  parallel_tasks(g, [&](int64_t b, int64_t e) __attribute__((always_inline)) {
-    phase1<true, Causal>(g, kp, vp, wp, agg.data_ptr<T>(), b, e);
+  // totals and carries of the (k, v) and the g scans, scratch [3][B][T][C], partials [2][B][n][C],
+  // segment buffers
+  const int64_t states = 2 * g.ds();
+  T* tp = workspace<T>(4 * states + 3 * g.ss() + 2 * g.fs() + 4 * g.sds());
+  T *cp = tp + states, *gtp = cp + states, *gcp = gtp + states;
+  T *sp = gcp + states, *pp = sp + 3 * g.ss(), *seg = pp + 2 * g.fs();
+  const T *w = in.w.data_ptr<T>(), *u = in.u.data_ptr<T>();
+  const scalar_t *k = in.k.data_ptr<scalar_t>(), *v = in.v.data_ptr<scalar_t>();
+  const scalar_t* gy = in.gy.data_ptr<scalar_t>();
+  scalar_t *gkp = gk.data_ptr<scalar_t>(), *gvp = gv.data_ptr<scalar_t>();
+  parallel_tasks<T>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
+    using V = typename decltype(lane)::type;
+    chunk_totals<true, Causal, V>(k + t.tok, v + t.tok, g.C, t.Lc, w + t.c0, tp + t.chk, g.fs(),
+                                  g.ds());
   });
-  phase2<true>(g, agg.data_ptr<T>(), kAggFields, carry.data_ptr<T>(), kCarryFields, wp, 0,
-               Causal ? 1 : 2);
-  parallel_tasks(g, [&](int64_t b, int64_t e) __attribute__((always_inline)) {
-    phase3_backward_kv<Causal>(g, kp, vp, gy.data_ptr<scalar_t>(), wp, up, carry.data_ptr<T>(),
-                               scratch.data_ptr<T>(), gh_agg.data_ptr<T>(), part.data_ptr<T>(),
-                               b, e);
+  phase2<true>(g, tp, cp, seg, w, 0, Causal ? 1 : 2);
+  parallel_tasks<T>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
+    using V = typename decltype(lane)::type;
+    chunk_backward_kv<Causal, kMaxChunk, V>(k + t.tok, v + t.tok, gy + t.tok, g.C, t.Lc, w + t.c0,
+                                            u + t.c0, cp + t.chk, g.fs(), g.ds(), sp + t.tok,
+                                            g.ss(), gtp + t.chk, pp + t.chk, g.fs());
   });
-  phase2<false>(g, gh_agg.data_ptr<T>(), 4, gh_carry.data_ptr<T>(), 3, wp, Causal ? 1 : 0, 2);
-  parallel_tasks(g, [&](int64_t b, int64_t e) __attribute__((always_inline)) {
-    phase3_backward_g<Causal>(g, kp, vp, gk.data_ptr<scalar_t>(), gv.data_ptr<scalar_t>(), wp,
-                              up, scratch.data_ptr<T>(), gh_carry.data_ptr<T>(), b, e);
+  // the g scans: both directions when bidirectional, only direction 1 (s > i) when causal
+  phase2<false>(g, gtp, gcp, seg, w, Causal ? 1 : 0, Causal ? 1 : 2);
+  parallel_tasks<T>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
+    using V = typename decltype(lane)::type;
+    chunk_backward_g<Causal, kMaxChunk, V>(k + t.tok, v + t.tok, gkp + t.tok, gvp + t.tok, g.C,
+                                           t.Lc, w + t.c0, u + t.c0, sp + t.tok, g.ss(),
+                                           gcp + t.chk, g.fs(), g.ds());
   });
   // gw, gu: per-chunk partials summed in a fixed order (deterministic)
-  at::Tensor sums = at::empty({2, g.C}, opts.dtype(at::kDouble));
-  const T* pp = part.data_ptr<T>();
-  double* sp = sums.data_ptr<double>();
-  const int64_t fs = g.fs();
+  at::Tensor sums = at::zeros({2, g.C}, in.k.options().dtype(at::kDouble));
+  double* sums_p = sums.data_ptr<double>();
   for (int f = 0; f < 2; ++f) {
-    for (int64_t c = 0; c < g.C; ++c) {
-      double acc = 0;
-      for (int64_t r = 0; r < g.B * g.n; ++r) acc += pp[f * fs + r * g.C + c];
-      sp[f * g.C + c] = acc;
+    for (int64_t r = 0; r < g.B * g.n; ++r) {
+      const T* row = pp + f * g.fs() + r * g.C;
+      for (int64_t c = 0; c < g.C; ++c) sums_p[f * g.C + c] += row[c];
     }
   }
   gw.copy_(sums[0]);
@@ -255,17 +224,14 @@ void backward_impl(const Geometry& g, const at::Tensor& gy, const at::Tensor& w,
 
 at::Tensor wkv_cpu(const at::Tensor& w, const at::Tensor& u, const at::Tensor& k,
                    const at::Tensor& v, bool causal, int64_t chunk) {
-  check_inputs(w, u, k, v, chunk);
-  const at::Tensor kc = k.contiguous(), vc = v.contiguous();
-  const auto acc = at::toOpMathType(k.scalar_type());
-  const at::Tensor wc = w.to(acc).contiguous(), uc = u.to(acc).contiguous();
-  at::Tensor y = at::empty_like(kc);
-  const Geometry g(kc, chunk);
+  const KernelInputs in(w, u, k, v, chunk);
+  at::Tensor y = at::empty_like(in.k);
+  const Geometry g(in.k, chunk);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, k.scalar_type(), "glsp::wkv", [&] {
     if (causal)
-      forward_impl<true, scalar_t>(g, wc, uc, kc, vc, y);
+      forward_impl<true, scalar_t>(g, in, y);
     else
-      forward_impl<false, scalar_t>(g, wc, uc, kc, vc, y);
+      forward_impl<false, scalar_t>(g, in, y);
   });
   return y;
 }
@@ -273,25 +239,16 @@ at::Tensor wkv_cpu(const at::Tensor& w, const at::Tensor& u, const at::Tensor& k
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> wkv_backward_cpu(
     const at::Tensor& gy, const at::Tensor& w, const at::Tensor& u, const at::Tensor& k,
     const at::Tensor& v, bool causal, int64_t chunk) {
-  check_inputs(w, u, k, v, chunk);
-  TORCH_CHECK(gy.sizes() == k.sizes(), "glsp::wkv_backward: gy must have shape ", k.sizes(),
-              ", got ", gy.sizes());
-  TORCH_CHECK(gy.device() == k.device(), "glsp::wkv_backward: gy must be on ", k.device());
-  const at::Tensor kc = k.contiguous(), vc = v.contiguous();
-  const at::Tensor gyc = gy.to(k.scalar_type()).contiguous();
-  const auto acc = at::toOpMathType(k.scalar_type());
-  const at::Tensor wc = w.to(acc).contiguous(), uc = u.to(acc).contiguous();
+  const KernelInputs in(gy, w, u, k, v, chunk);
   at::Tensor gw = at::empty(w.sizes(), w.options()), gu = at::empty(u.sizes(), u.options());
-  at::Tensor gk = at::empty_like(kc), gv = at::empty_like(vc);
-  const Geometry g(kc, chunk);
+  at::Tensor gk = at::empty_like(in.k), gv = at::empty_like(in.v);
+  const Geometry g(in.k, chunk);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, k.scalar_type(), "glsp::wkv_backward",
                                   [&] {
                                     if (causal)
-                                      backward_impl<true, scalar_t>(g, gyc, wc, uc, kc, vc, gw,
-                                                                    gu, gk, gv);
+                                      backward_impl<true, scalar_t>(g, in, gw, gu, gk, gv);
                                     else
-                                      backward_impl<false, scalar_t>(g, gyc, wc, uc, kc, vc, gw,
-                                                                     gu, gk, gv);
+                                      backward_impl<false, scalar_t>(g, in, gw, gu, gk, gv);
                                   });
   return {gw, gu, gk, gv};
 }

@@ -5,418 +5,421 @@
 //   y_t = num_t / den_t.  causal: i < t only.
 // The sums split into an exclusive prefix P_t = sum_{i<t} e^{k_i - (t-i-1) w} [v_i, 1] and the
 // mirrored suffix S_t. The sequence is cut into chunks of L <= kMaxChunk tokens:
-//   phase 1  per chunk, the chunk's own contribution to the state just past its end, per direction
-//   phase 2  per (b, c, direction), a sequential scan over chunks in double: the state entering
-//            every chunk ("carry")
+//   phase 1  per chunk, the chunk's own sum at its far end ("total"), per direction
+//   phase 2  per (b, c, direction), a scan over the chunk totals in double: the state entering
+//            every chunk ("carry"), in two levels: segments of about sqrt(n) chunks get their
+//            totals, a scan over the segments gives each segment's carry, then each segment
+//            scans its own chunks from it (sequential depth ~3 sqrt(n) instead of n)
 //   phase 3  per chunk, the recurrences restarted from the carries, combined per token.
 // The backward pass reuses the same three phases twice: once on (k, v) to rebuild y, the
 // denominator and the w-derivatives, once on g_s = gy_s / den_s to get the k and v gradients.
 //
-// Numerics. A running sum over a set of tokens i is kept in a "frame": a reference token
-// (log weight kap, local index rho) and mantissas a = sum_i e^{x_i} alpha_i, b = sum_i e^{x_i} beta_i
-// with x_i = (kap_i - kap) + (i - rho) w <= 0 (the reference is the largest term, so nothing
+// Numerics. Inside a chunk a running sum over tokens i is a Frame: a reference token (log weight
+// kap, local index rho) and mantissas a = sum_i e^{x_i} alpha_i, b = sum_i e^{x_i} beta_i with
+// x_i = (kap_i - kap) + (i - rho) w <= 0 (the reference is the largest term, so nothing
 // overflows). Its value at a later position p is e^{kap - (p - rho - 1) w} a. Relative weights never
 // change as the sequence advances, so a token costs one exp and no rounding error accumulates in
 // the offsets (a running "offset -= w" drifts by an ulp per token). Derivative mantissas
 // da = sum_i (i - rho) e^{x_i} alpha_i give d(value)/dw = e^{...} (da - (p - rho - 1) a).
+// Between chunks a sum is a state at one position: value e^e [a, b], d(value)/dw = e^e [da, db].
 // A carry enters a chunk as a pseudo-token at local index -1 whose log weight is the carry's
-// exponent and whose mantissas are the carry's.
+// exponent and whose mantissas are the carry's. Chunk functions work on lanes V (wkv_lanes.h):
+// one channel per lane, so the CPU runs them on 16 channels at once and a CUDA thread on one.
 #pragma once
 
-#include <cmath>
-#include <cstdint>
-#include <cstring>
-#include <limits>
-
-#if defined(__CUDACC__)
-#define GLSP_HD __host__ __device__ __forceinline__
-#else
-#define GLSP_HD inline __attribute__((always_inline))
-#endif
+#include "wkv_lanes.h"
 
 namespace glsp {
 
-constexpr int kMaxChunk = 64;  // longest chunk; bounds the per-thread suffix buffers
+constexpr int kMaxChunk = 64;  // longest chunk; bounds the per-chunk suffix buffers
 
-// Fields of the buffers that hold per-chunk states, layout [direction][field][B][n_chunks][C].
-constexpr int kAggFields = 6;    // kap, rho, a, b, da, db   (phase 1 output)
-constexpr int kCarryFields = 5;  // e, a, b, da, db          (phase 2 output: value e^e [a, b])
+// State buffers: layout [direction][field][B][n][C] with fields e, a, b, da, db (the backward
+// scan on (k, v) uses all five, the others the first three); segment buffers likewise with nseg.
+constexpr int kStateFields = 5;
 
-template <typename T>
-GLSP_HD T neg_inf() {
-  return -std::numeric_limits<T>::infinity();
+// Sizes and chunking of one call: B, T (Tn), C; chunks of L tokens (the last may be shorter),
+// n of them, grouped into nseg segments of G chunks.
+struct ChunkGrid {
+  int64_t B, Tn, C, L, n, G, nseg;
+
+  GLSP_HD ChunkGrid(int64_t B_, int64_t Tn_, int64_t C_, int64_t L_)
+      : B(B_), Tn(Tn_), C(C_), L(L_ < Tn_ ? L_ : Tn_) {
+    n = (Tn + L - 1) / L;
+    G = 1;
+    while (G * G < n) ++G;  // ceil(sqrt(n))
+    nseg = (n + G - 1) / G;
+  }
+  GLSP_HD int64_t fs() const { return B * n * C; }  // field stride of the state buffers
+  GLSP_HD int64_t ds() const { return kStateFields * fs(); }  // their direction stride
+  GLSP_HD int64_t sfs() const { return B * nseg * C; }  // field stride of the segment buffers
+  GLSP_HD int64_t sds() const { return kStateFields * sfs(); }
+  GLSP_HD int64_t ss() const { return B * Tn * C; }  // field stride of the backward scratch
+  GLSP_HD int64_t chunk_len(int64_t ci) const { return L < Tn - ci * L ? L : Tn - ci * L; }
+};
+
+template <typename V>
+GLSP_HD V vmax(V a, V b) {
+  return a > b ? a : b;
 }
 
-#if !defined(__CUDA_ARCH__)
-// exp for float on the CPU: branch-free so loops over channels vectorise. exp(x) = 2^n e^r with
-// n = round(x / ln 2), |r| <= ln(2)/2, e^r by its degree-7 Taylor polynomial (error < 1e-8).
-inline float cpu_expf(float x) {
-  const float xc = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
-  const float r = (xc - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;
-  float p = 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof(scale));
-  return x < -87.0f ? 0.0f : p * scale;
-}
-#endif
+// A running sum over the tokens of one chunk (see Numerics above); Deriv: with da, db.
+template <bool Deriv, typename V>
+struct Frame {
+  using S = scalar_of<V>;
+  V kap, rho, a, b, da, db;
 
-GLSP_HD float exp_acc(float x) {
-#if defined(__CUDA_ARCH__)
-  return __expf(x);
-#else
-  return cpu_expf(x);
-#endif
-}
+  GLSP_HD static Frame empty() {
+    return {neg_inf<V>(), V{}, V{}, V{}, V{}, V{}};
+  }
 
-GLSP_HD double exp_acc(double x) {
-#if defined(__CUDA_ARCH__)
-  return ::exp(x);
-#else
-  return std::exp(x);
-#endif
-}
-
-template <typename T>
-GLSP_HD T max3(T a, T b, T c) {
-  const T m = a > b ? a : b;
-  return m > c ? m : c;
-}
-
-// Add token (log weight kap_i, local index idx, values alpha/beta) to a frame.
-template <typename T>
-GLSP_HD void frame_add(T& kap, T& rho, T& a, T& b, T idx, T kap_i, T alpha, T beta, T w) {
-  const T x = (kap_i - kap) + (idx - rho) * w;  // log of the new term relative to the reference
-  const bool up = x > T(0);                      // the new token becomes the reference
-  const T e = exp_acc(up ? -x : x);
-  a = up ? a * e + alpha : a + e * alpha;
-  b = up ? b * e + beta : b + e * beta;
-  kap = up ? kap_i : kap;
-  rho = up ? idx : rho;
-}
-
-// frame_add that also carries the w-derivative mantissas da, db.
-template <typename T>
-GLSP_HD void frame_add_d(T& kap, T& rho, T& a, T& b, T& da, T& db, T idx, T kap_i, T alpha,
-                         T beta, T w) {
-  const T s = idx - rho;
-  const T x = (kap_i - kap) + s * w;
-  const bool up = x > T(0);
-  const T e = exp_acc(up ? -x : x);
-  // re-referencing by s tokens: sum (i - idx) e^{x_i - x} alpha_i = e^{-x} (da - s a)
-  da = up ? e * (da - s * a) : da + s * e * alpha;
-  db = up ? e * (db - s * b) : db + s * e * beta;
-  a = up ? a * e + alpha : a + e * alpha;
-  b = up ? b * e + beta : b + e * beta;
-  kap = up ? kap_i : kap;
-  rho = up ? idx : rho;
-}
-
-// Log offset of a frame's value at local position pos (pos > every index in the frame).
-template <typename T>
-GLSP_HD T frame_log(T kap, T rho, T pos, T w) {
-  return kap - (pos - rho - T(1)) * w;
-}
-
-// Phase 2: scan one (b, c, direction) over its n chunks in double; writes the state entering
-// every chunk. agg/carry point at chunk 0 of this (b, c, direction); fs: field stride,
-// cs: chunk stride. Chunk ci has length min(L, Tn - ci L). Deriv: also da, db.
-template <bool Deriv, typename T>
-GLSP_HD void scan_chunks(const T* agg, T* carry, int64_t fs, int64_t cs, int64_t n, int64_t L,
-                         int64_t Tn, bool reverse, double w) {
-  double e = neg_inf<double>(), a = 0, b = 0, da = 0, db = 0;
-  for (int64_t it = 0; it < n; ++it) {
-    const int64_t ci = reverse ? n - 1 - it : it;
-    T* out = carry + ci * cs;
-    out[0] = static_cast<T>(e);
-    out[fs] = static_cast<T>(a);
-    out[2 * fs] = static_cast<T>(b);
+  // The state entering the chunk (at its first token), as a pseudo-token at local index -1.
+  GLSP_HD static Frame enter(const S* state, int64_t fs) {
+    Frame f{load_lanes<V>(state), splat<V>(S(-1)), load_lanes<V>(state + fs),
+            load_lanes<V>(state + 2 * fs), V{}, V{}};
     if (Deriv) {
-      out[3 * fs] = static_cast<T>(da);
-      out[4 * fs] = static_cast<T>(db);
+      f.da = load_lanes<V>(state + 3 * fs);
+      f.db = load_lanes<V>(state + 4 * fs);
     }
-    const T* in = agg + ci * cs;
-    const double len = static_cast<double>(L < Tn - ci * L ? L : Tn - ci * L);
-    // the chunk's own sums evaluated just past its end
-    const double dist = len - static_cast<double>(in[fs]) - 1.0;
-    const double eF = static_cast<double>(in[0]) - dist * w;
-    const double aF = in[2 * fs], bF = in[3 * fs];
-    // the carried state decays by len tokens: P -> e^{-len w} P, P' -> e^{-len w} (P' - len P)
-    e -= len * w;
-    const double m = e > eF ? e : eF;
-    const double s1 = exp_acc(e - m), s2 = exp_acc(eF - m);
+    return f;
+  }
+
+  // Adds token (local index idx, log weight kap_i, values alpha, beta).
+  GLSP_HD void add(S idx, V kap_i, V alpha, V beta, V w) {
+    const V s = idx - rho;
+    const V x = (kap_i - kap) + s * w;  // log of the new term relative to the reference
+    const auto up = x > splat<V>(S(0));  // the new token becomes the reference
+    const V e = exp_acc(up ? -x : x);
+    if (Deriv) {  // re-referencing by s tokens: sum (i - idx) e^{x_i - x} alpha_i = e^{-x} (da - s a)
+      da = up ? e * (da - s * a) : da + s * e * alpha;
+      db = up ? e * (db - s * b) : db + s * e * beta;
+    }
+    a = up ? a * e + alpha : a + e * alpha;
+    b = up ? b * e + beta : b + e * beta;
+    kap = up ? kap_i : kap;
+    rho = up ? splat<V>(idx) : rho;
+  }
+
+  // Log offset of the value at local position pos (after every token in the frame).
+  GLSP_HD V log_at(S pos, V w) const { return kap - (pos - rho - S(1)) * w; }
+
+  // The value at local position pos as a state (phase 1's chunk total).
+  GLSP_HD void store(S* out, int64_t fs, S pos, V w) const {
+    const V dist = pos - rho - S(1);
+    store_lanes(out, kap - dist * w);
+    store_lanes(out + fs, a);
+    store_lanes(out + 2 * fs, b);
     if (Deriv) {
-      const double daF = in[4 * fs] - dist * aF, dbF = in[5 * fs] - dist * bF;
-      da = s1 * (da - len * a) + s2 * daF;
-      db = s1 * (db - len * b) + s2 * dbF;
+      store_lanes(out + 3 * fs, da - dist * a);
+      store_lanes(out + 4 * fs, db - dist * b);
     }
-    a = s1 * a + s2 * aF;
-    b = s1 * b + s2 * bF;
-    e = m;
+  }
+};
+
+// ---- phase 2: scans over states, in double, one (batch, channel, direction) at a time ----
+
+struct ScanState {
+  double e, a, b, da, db;
+};
+
+GLSP_HD ScanState empty_state() {
+  return {-std::numeric_limits<double>::infinity(), 0.0, 0.0, 0.0, 0.0};
+}
+
+// e^x for x <= 0 in the scan: exact for double data; for float data the float exp (relative
+// error ~1e-7, not accumulated: the exponents themselves stay in double) keeps the sequential
+// scan short.
+template <typename S>
+GLSP_HD double scan_exp(double x) {
+  if constexpr (sizeof(S) == sizeof(float)) {
+    return static_cast<double>(exp_acc(static_cast<float>(x)));
+  } else {
+    return exp_acc(x);
   }
 }
 
-// Phase 1: a chunk's contribution to the state just past its end, both directions, for W
-// consecutive channels. k, v point at the chunk's first token, channel c0; row: token stride.
-// out points at [dir 0][field 0][b][ci][c0]; fs: field stride, ds: direction stride.
-template <bool Deriv, bool Causal, int W, typename scalar_t, typename T>
-GLSP_HD void chunk_aggregate(const scalar_t* __restrict__ k, const scalar_t* __restrict__ v,
-                             int64_t row, int Lc, const T* __restrict__ w_in,
-                             T* __restrict__ out, int64_t fs, int64_t ds) {
-  T w[W], kap[2][W], rho[2][W], a[2][W], b[2][W], da[2][W], db[2][W];
-  for (int d = 0; d < 2; ++d) {
-    for (int c = 0; c < W; ++c) {
-      w[c] = w_in[c];
-      kap[d][c] = neg_inf<T>();
-      rho[d][c] = a[d][c] = b[d][c] = da[d][c] = db[d][c] = T(0);
-    }
+template <bool Deriv, typename S>
+GLSP_HD ScanState load_state(const S* p, int64_t fs) {
+  ScanState s{static_cast<double>(p[0]), static_cast<double>(p[fs]), static_cast<double>(p[2 * fs]),
+              0.0, 0.0};
+  if (Deriv) {
+    s.da = static_cast<double>(p[3 * fs]);
+    s.db = static_cast<double>(p[4 * fs]);
   }
+  return s;
+}
+
+template <bool Deriv, typename S>
+GLSP_HD void store_state(S* p, int64_t fs, const ScanState& s) {
+  p[0] = static_cast<S>(s.e);
+  p[fs] = static_cast<S>(s.a);
+  p[2 * fs] = static_cast<S>(s.b);
+  if (Deriv) {
+    p[3 * fs] = static_cast<S>(s.da);
+    p[4 * fs] = static_cast<S>(s.db);
+  }
+}
+
+// s moved len tokens on (P -> e^{-len w} P, P' -> e^{-len w} (P' - len P)), plus add (a state at
+// the new position).
+template <bool Deriv, typename S>
+GLSP_HD void advance(ScanState& s, const ScanState& add, double len, double w) {
+  const double e = s.e - len * w;
+  const double m = e > add.e ? e : add.e;
+  const double s1 = scan_exp<S>(e - m), s2 = scan_exp<S>(add.e - m);
+  if (Deriv) {
+    s.da = s1 * (s.da - len * s.a) + s2 * add.da;
+    s.db = s1 * (s.db - len * s.b) + s2 * add.db;
+  }
+  s.a = s1 * s.a + s2 * add.a;
+  s.b = s1 * s.b + s2 * add.b;
+  s.e = m;
+}
+
+// Scans elements first..last-1 (chunks, or segments of chunks) of `unit` tokens each (the last
+// element of the sequence may be shorter), in direction order, starting from state s. totals:
+// each element's own total at its far end; carries (if not null): receives the state entering
+// each element. fs: field stride, es: element stride. Returns the state after the last element.
+template <bool Deriv, typename S>
+GLSP_HD ScanState scan_states(const S* totals, S* carries, int64_t fs, int64_t es, int64_t first,
+                              int64_t last, int64_t unit, int64_t Tn, bool reverse, double w,
+                              ScanState s) {
+  for (int64_t it = first; it < last; ++it) {
+    const int64_t i = reverse ? first + last - 1 - it : it;
+    if (carries != nullptr) store_state<Deriv>(carries + i * es, fs, s);
+    const int64_t len = unit < Tn - i * unit ? unit : Tn - i * unit;
+    advance<Deriv, S>(s, load_state<Deriv>(totals + i * es, fs), static_cast<double>(len), w);
+  }
+  return s;
+}
+
+// Lane i of a phase-2 level over segs segments per (direction, batch, channel), channel fastest.
+struct ScanLane {
+  int dir;
+  int64_t b, s, c;
+  GLSP_HD ScanLane(const ChunkGrid& g, int dir_begin, int64_t segs, int64_t i) {
+    c = i % g.C;
+    s = (i / g.C) % segs;
+    b = (i / (g.C * segs)) % g.B;
+    dir = dir_begin + static_cast<int>(i / (g.C * segs * g.B));
+  }
+};
+
+// One lane of phase 2: (direction, batch, segment, channel). Level 1: the segment's total.
+template <bool Deriv, typename S>
+GLSP_HD void segment_total(const ChunkGrid& g, const S* totals, S* seg_totals, const S* w, int dir,
+                           int64_t b, int64_t s, int64_t c) {
+  const int64_t last = (s + 1) * g.G < g.n ? (s + 1) * g.G : g.n;
+  const ScanState t = scan_states<Deriv>(totals + dir * g.ds() + b * g.n * g.C + c,
+                                         static_cast<S*>(nullptr), g.fs(), g.C, s * g.G, last,
+                                         g.L, g.Tn, dir == 1, static_cast<double>(w[c]),
+                                         empty_state());
+  store_state<Deriv>(seg_totals + dir * g.sds() + (b * g.nseg + s) * g.C + c, g.sfs(), t);
+}
+
+// Level 2 (lane (direction, batch, channel)): the state entering each segment.
+template <bool Deriv, typename S>
+GLSP_HD void segment_scan(const ChunkGrid& g, const S* seg_totals, S* seg_carries, const S* w,
+                          int dir, int64_t b, int64_t c) {
+  const int64_t at = dir * g.sds() + b * g.nseg * g.C + c;
+  scan_states<Deriv>(seg_totals + at, seg_carries + at, g.sfs(), g.C, 0, g.nseg, g.G * g.L, g.Tn,
+                     dir == 1, static_cast<double>(w[c]), empty_state());
+}
+
+// Level 3: the state entering each chunk of the segment, from the segment's carry (seg_carries
+// may be null when there is a single segment).
+template <bool Deriv, typename S>
+GLSP_HD void chunk_carries(const ChunkGrid& g, const S* totals, const S* seg_carries, S* carries,
+                           const S* w, int dir, int64_t b, int64_t s, int64_t c) {
+  const ScanState enter =
+      seg_carries == nullptr
+          ? empty_state()
+          : load_state<Deriv>(seg_carries + dir * g.sds() + (b * g.nseg + s) * g.C + c, g.sfs());
+  const int64_t at = dir * g.ds() + b * g.n * g.C + c;
+  const int64_t last = (s + 1) * g.G < g.n ? (s + 1) * g.G : g.n;
+  scan_states<Deriv>(totals + at, carries + at, g.fs(), g.C, s * g.G, last, g.L, g.Tn, dir == 1,
+                     static_cast<double>(w[c]), enter);
+}
+
+// ---- phases 1 and 3: one chunk (Lc <= L tokens) on lanes V ----
+// k, v, y, ...: the chunk's first token at the first lane; row: token stride; w, u: at the first
+// lane; state buffers (totals, carries): at [direction 0][field 0][b][chunk][first lane], fs:
+// field stride, ds: direction stride. Loops run to the compile-time L (unrolled on the GPU, so
+// the suffix buffers stay in registers) and skip the tokens past Lc.
+
+// Phase 1: the chunk's totals at its far end, per direction.
+template <bool Deriv, bool Causal, typename V, typename scalar_t>
+GLSP_HD void chunk_totals(const scalar_t* __restrict__ k, const scalar_t* __restrict__ v,
+                          int64_t row, int Lc, const scalar_of<V>* __restrict__ w_in,
+                          scalar_of<V>* __restrict__ totals, int64_t fs, int64_t ds) {
+  using S = scalar_of<V>;
+  const V w = load_lanes<V>(w_in), one = splat<V>(S(1));
+  auto pre = Frame<Deriv, V>::empty(), suf = Frame<Deriv, V>::empty();
   for (int j = 0; j < Lc; ++j) {
-    const scalar_t* kj = k + j * row;
-    const scalar_t* vj = v + j * row;
-    for (int c = 0; c < W; ++c) {
-      const T kk = static_cast<T>(kj[c]), vv = static_cast<T>(vj[c]);
-      // the suffix direction sees the chunk mirrored: local index Lc - 1 - j
-      if (Deriv) {
-        frame_add_d(kap[0][c], rho[0][c], a[0][c], b[0][c], da[0][c], db[0][c], T(j), kk, vv,
-                    T(1), w[c]);
-        if (!Causal)
-          frame_add_d(kap[1][c], rho[1][c], a[1][c], b[1][c], da[1][c], db[1][c],
-                      T(Lc - 1 - j), kk, vv, T(1), w[c]);
-      } else {
-        frame_add(kap[0][c], rho[0][c], a[0][c], b[0][c], T(j), kk, vv, T(1), w[c]);
-        if (!Causal)
-          frame_add(kap[1][c], rho[1][c], a[1][c], b[1][c], T(Lc - 1 - j), kk, vv, T(1), w[c]);
-      }
-    }
+    const V kk = load_lanes<V>(k + j * row), vv = load_lanes<V>(v + j * row);
+    pre.add(S(j), kk, vv, one, w);
+    if (!Causal) suf.add(S(Lc - 1 - j), kk, vv, one, w);  // the suffix sees the chunk mirrored
   }
-  for (int d = 0; d < (Causal ? 1 : 2); ++d) {
-    for (int c = 0; c < W; ++c) {
-      T* o = out + d * ds + c;
-      o[0] = kap[d][c];
-      o[fs] = rho[d][c];
-      o[2 * fs] = a[d][c];
-      o[3 * fs] = b[d][c];
-      o[4 * fs] = da[d][c];
-      o[5 * fs] = db[d][c];
-    }
-  }
+  pre.store(totals, fs, S(Lc), w);
+  if (!Causal) suf.store(totals + ds, fs, S(Lc), w);
 }
 
-// Per-token combination of prefix, suffix and the bonus term e^{u+k} into one log-scaled sum:
-// num = sum of c_x a_x, den = sum of c_x b_x, true value = e^m [num, den].
-template <typename T>
-GLSP_HD T combine(T eP, T eS, T eB, T& cP, T& cS, T& cB) {
-  const T m = max3(eP, eS, eB);  // eB = u + k is finite, so m is
-  cP = exp_acc(eP - m);
-  cS = exp_acc(eS - m);
-  cB = exp_acc(eB - m);
-  return m;
-}
-
-// Phase 3 of the forward: y for one chunk. carry points at [dir 0][field 0][b][ci][c0].
-template <bool Causal, int W, typename scalar_t, typename T>
+// Phase 3 of the forward: y for one chunk.
+template <bool Causal, int L, typename V, typename scalar_t>
 GLSP_HD void chunk_forward(const scalar_t* __restrict__ k, const scalar_t* __restrict__ v,
                            scalar_t* __restrict__ y, int64_t row, int Lc,
-                           const T* __restrict__ w_in, const T* __restrict__ u_in,
-                           const T* __restrict__ carry, int64_t fs, int64_t ds) {
-  T w[W], u[W], kap[W], rho[W], a[W], b[W];
-  T sE[kMaxChunk][W], sA[kMaxChunk][W], sB[kMaxChunk][W];  // suffix state before each token
-  for (int c = 0; c < W; ++c) {
-    w[c] = w_in[c];
-    u[c] = u_in[c];
-  }
-  if (!Causal) {
-    for (int c = 0; c < W; ++c) {
-      kap[c] = carry[ds + c];
-      rho[c] = T(-1);
-      a[c] = carry[ds + fs + c];
-      b[c] = carry[ds + 2 * fs + c];
-    }
-    for (int jj = 0; jj < Lc; ++jj) {
-      const int j = Lc - 1 - jj;
-      for (int c = 0; c < W; ++c) {
-        sE[j][c] = frame_log(kap[c], rho[c], T(jj), w[c]);
-        sA[j][c] = a[c];
-        sB[j][c] = b[c];
-        frame_add(kap[c], rho[c], a[c], b[c], T(jj), static_cast<T>(k[j * row + c]),
-                  static_cast<T>(v[j * row + c]), T(1), w[c]);
+                           const scalar_of<V>* __restrict__ w_in,
+                           const scalar_of<V>* __restrict__ u_in,
+                           const scalar_of<V>* __restrict__ carries, int64_t fs, int64_t ds) {
+  using S = scalar_of<V>;
+  const V w = load_lanes<V>(w_in), u = load_lanes<V>(u_in), one = splat<V>(S(1));
+  V sE[L], sA[L], sB[L];  // suffix state before each token
+  if constexpr (!Causal) {
+    auto suf = Frame<false, V>::enter(carries + ds, fs);
+    GLSP_UNROLL for (int j = L - 1; j >= 0; --j) {
+      if (j < Lc) {
+        const S pos = S(Lc - 1 - j);
+        sE[j] = suf.log_at(pos, w);
+        sA[j] = suf.a;
+        sB[j] = suf.b;
+        suf.add(pos, load_lanes<V>(k + j * row), load_lanes<V>(v + j * row), one, w);
       }
     }
   }
-  for (int c = 0; c < W; ++c) {
-    kap[c] = carry[c];
-    rho[c] = T(-1);
-    a[c] = carry[fs + c];
-    b[c] = carry[2 * fs + c];
-  }
-  for (int j = 0; j < Lc; ++j) {
-    for (int c = 0; c < W; ++c) {
-      const T kk = static_cast<T>(k[j * row + c]), vv = static_cast<T>(v[j * row + c]);
-      const T eS = Causal ? neg_inf<T>() : sE[j][c];
-      const T aS = Causal ? T(0) : sA[j][c], bS = Causal ? T(0) : sB[j][c];
-      T cP, cS, cB;
-      combine(frame_log(kap[c], rho[c], T(j), w[c]), eS, u[c] + kk, cP, cS, cB);
-      const T num = cP * a[c] + cS * aS + cB * vv;
-      const T den = cP * b[c] + cS * bS + cB;
-      y[j * row + c] = static_cast<scalar_t>(num / den);
-      frame_add(kap[c], rho[c], a[c], b[c], T(j), kk, vv, T(1), w[c]);
+  auto pre = Frame<false, V>::enter(carries, fs);
+  GLSP_UNROLL for (int j = 0; j < L; ++j) {
+    if (j < Lc) {
+      const V kk = load_lanes<V>(k + j * row), vv = load_lanes<V>(v + j * row);
+      const V eP = pre.log_at(S(j), w), eB = u + kk;
+      V m = vmax(eP, eB);
+      if constexpr (!Causal) m = vmax(m, sE[j]);
+      const V cP = exp_acc(eP - m), cB = exp_acc(eB - m);
+      V num = cP * pre.a + cB * vv, den = cP * pre.b + cB;
+      if constexpr (!Causal) {
+        const V cS = exp_acc(sE[j] - m);
+        num += cS * sA[j];
+        den += cS * sB[j];
+      }
+      store_lanes(y + j * row, num / den);
+      pre.add(S(j), kk, vv, one, w);
     }
   }
 }
 
 // Backward, phase 3 on (k, v): rebuilds y and the log-scaled g = gy / den for one chunk, writes
-// them to scratch ([3][B][T][C]: q = -log offset, ghat, y; g = ghat e^q), adds this chunk's
-// partial gw, gu (per channel) and the chunk aggregates of (g, g y) with log weights q.
-// carry: [dir][kCarryFields]; gh_out: [dir][kAggFields] (da, db unused); part: gw at [0], gu at ps.
-template <bool Causal, int W, typename scalar_t, typename T>
+// them to scratch ([3][B][T][C]: q = -log offset, ghat, y; g = ghat e^q; ss: its field stride),
+// this chunk's partial gw, gu (part, part + ps) and the chunk totals of (g, g y) with log weights
+// q (g_totals, a state buffer like carries).
+template <bool Causal, int L, typename V, typename scalar_t>
 GLSP_HD void chunk_backward_kv(const scalar_t* __restrict__ k, const scalar_t* __restrict__ v,
                                const scalar_t* __restrict__ gy, int64_t row, int Lc,
-                               const T* __restrict__ w_in, const T* __restrict__ u_in,
-                               const T* __restrict__ carry, int64_t fs, int64_t ds,
-                               T* __restrict__ scratch, int64_t ss, T* __restrict__ gh_out,
-                               int64_t gfs, int64_t gds, T* __restrict__ part, int64_t ps) {
-  T w[W], u[W], kap[W], rho[W], a[W], b[W], da[W], db[W];
-  T sE[kMaxChunk][W], sA[kMaxChunk][W], sB[kMaxChunk][W], sdA[kMaxChunk][W], sdB[kMaxChunk][W];
-  for (int c = 0; c < W; ++c) {
-    w[c] = w_in[c];
-    u[c] = u_in[c];
-  }
-  if (!Causal) {
-    for (int c = 0; c < W; ++c) {
-      kap[c] = carry[ds + c];
-      rho[c] = T(-1);
-      a[c] = carry[ds + fs + c];
-      b[c] = carry[ds + 2 * fs + c];
-      da[c] = carry[ds + 3 * fs + c];
-      db[c] = carry[ds + 4 * fs + c];
-    }
-    for (int jj = 0; jj < Lc; ++jj) {
-      const int j = Lc - 1 - jj;
-      for (int c = 0; c < W; ++c) {
-        const T dist = T(jj) - rho[c] - T(1);
-        sE[j][c] = kap[c] - dist * w[c];
-        sA[j][c] = a[c];
-        sB[j][c] = b[c];
-        sdA[j][c] = da[c] - dist * a[c];
-        sdB[j][c] = db[c] - dist * b[c];
-        frame_add_d(kap[c], rho[c], a[c], b[c], da[c], db[c], T(jj),
-                    static_cast<T>(k[j * row + c]), static_cast<T>(v[j * row + c]), T(1), w[c]);
+                               const scalar_of<V>* __restrict__ w_in,
+                               const scalar_of<V>* __restrict__ u_in,
+                               const scalar_of<V>* __restrict__ carries, int64_t fs, int64_t ds,
+                               scalar_of<V>* __restrict__ scratch, int64_t ss,
+                               scalar_of<V>* __restrict__ g_totals, scalar_of<V>* __restrict__ part,
+                               int64_t ps) {
+  using S = scalar_of<V>;
+  const V w = load_lanes<V>(w_in), u = load_lanes<V>(u_in), one = splat<V>(S(1));
+  V sE[L], sA[L], sB[L], sdA[L], sdB[L];  // suffix state and its w-derivative before each token
+  if constexpr (!Causal) {
+    auto suf = Frame<true, V>::enter(carries + ds, fs);
+    GLSP_UNROLL for (int j = L - 1; j >= 0; --j) {
+      if (j < Lc) {
+        const S pos = S(Lc - 1 - j);
+        const V dist = pos - suf.rho - S(1);
+        sE[j] = suf.kap - dist * w;
+        sA[j] = suf.a;
+        sB[j] = suf.b;
+        sdA[j] = suf.da - dist * suf.a;
+        sdB[j] = suf.db - dist * suf.b;
+        suf.add(pos, load_lanes<V>(k + j * row), load_lanes<V>(v + j * row), one, w);
       }
     }
   }
-  T gkap[2][W], grho[2][W], ga[2][W], gb[2][W], gw[W], gu[W];
-  for (int c = 0; c < W; ++c) {
-    kap[c] = carry[c];
-    rho[c] = T(-1);
-    a[c] = carry[fs + c];
-    b[c] = carry[2 * fs + c];
-    da[c] = carry[3 * fs + c];
-    db[c] = carry[4 * fs + c];
-    gw[c] = gu[c] = T(0);
-    for (int d = 0; d < 2; ++d) {
-      gkap[d][c] = neg_inf<T>();
-      grho[d][c] = ga[d][c] = gb[d][c] = T(0);
+  auto pre = Frame<true, V>::enter(carries, fs);
+  auto g_pre = Frame<false, V>::empty(), g_suf = Frame<false, V>::empty();
+  V gw{}, gu{};
+  GLSP_UNROLL for (int j = 0; j < L; ++j) {
+    if (j < Lc) {
+      const V kk = load_lanes<V>(k + j * row), vv = load_lanes<V>(v + j * row);
+      const V dist = S(j) - pre.rho - S(1);
+      const V eP = pre.kap - dist * w, eB = u + kk;
+      V m = vmax(eP, eB);
+      if constexpr (!Causal) m = vmax(m, sE[j]);
+      const V cP = exp_acc(eP - m), cB = exp_acc(eB - m);
+      // all terms relative to e^m, so each weight is <= 1
+      V num = cP * pre.a + cB * vv, den = cP * pre.b + cB;
+      V d_num = cP * (pre.da - dist * pre.a), d_den = cP * (pre.db - dist * pre.b);
+      if constexpr (!Causal) {
+        const V cS = exp_acc(sE[j] - m);
+        num += cS * sA[j];
+        den += cS * sB[j];
+        d_num += cS * sdA[j];
+        d_den += cS * sdB[j];
+      }
+      const V yy = num / den;
+      const V g = load_lanes<V>(gy + j * row) / den;  // gy / den = g e^{m}
+      gu += cB * g * (vv - yy);  // gy * dy/du
+      gw += g * (d_num - yy * d_den);  // gy * dy/dw
+      store_lanes(scratch + j * row, -m);
+      store_lanes(scratch + ss + j * row, g);
+      store_lanes(scratch + 2 * ss + j * row, yy);
+      // totals of (g, g y) at log weight -m: direction 0 only when bidirectional (the prefix of
+      // g feeds tokens after s); direction 1 (mirrored index) always
+      if constexpr (!Causal) g_pre.add(S(j), -m, g, g * yy, w);
+      g_suf.add(S(Lc - 1 - j), -m, g, g * yy, w);
+      pre.add(S(j), kk, vv, one, w);
     }
   }
-  for (int j = 0; j < Lc; ++j) {
-    for (int c = 0; c < W; ++c) {
-      const T kk = static_cast<T>(k[j * row + c]), vv = static_cast<T>(v[j * row + c]);
-      const T dist = T(j) - rho[c] - T(1);
-      const T eS = Causal ? neg_inf<T>() : sE[j][c];
-      const T aS = Causal ? T(0) : sA[j][c], bS = Causal ? T(0) : sB[j][c];
-      const T dAS = Causal ? T(0) : sdA[j][c], dBS = Causal ? T(0) : sdB[j][c];
-      T cP, cS, cB;
-      const T m = combine(kap[c] - dist * w[c], eS, u[c] + kk, cP, cS, cB);
-      const T den = cP * b[c] + cS * bS + cB;
-      const T yy = (cP * a[c] + cS * aS + cB * vv) / den;
-      const T g = static_cast<T>(gy[j * row + c]) / den;  // gy / den = g e^{m}
-      // d y / d u and d y / d w, weighted by gy (all exponents relative to m, so <= 1)
-      gu[c] += cB * g * (vv - yy);
-      gw[c] += g * (cP * ((da[c] - dist * a[c]) - yy * (db[c] - dist * b[c])) +
-                    cS * (dAS - yy * dBS));
-      scratch[j * row + c] = -m;
-      scratch[ss + j * row + c] = g;
-      scratch[2 * ss + j * row + c] = yy;
-      // aggregates of (g, g y) at log weight -m: direction 0 only when bidirectional (the
-      // prefix of g feeds tokens after s); direction 1 (mirrored index) always
-      if (!Causal)
-        frame_add(gkap[0][c], grho[0][c], ga[0][c], gb[0][c], T(j), -m, g, g * yy, w[c]);
-      frame_add(gkap[1][c], grho[1][c], ga[1][c], gb[1][c], T(Lc - 1 - j), -m, g, g * yy, w[c]);
-      frame_add_d(kap[c], rho[c], a[c], b[c], da[c], db[c], T(j), kk, vv, T(1), w[c]);
-    }
-  }
-  for (int c = 0; c < W; ++c) {
-    part[c] = gw[c];
-    part[ps + c] = gu[c];
-    for (int d = Causal ? 1 : 0; d < 2; ++d) {
-      T* o = gh_out + d * gds + c;
-      o[0] = gkap[d][c];
-      o[gfs] = grho[d][c];
-      o[2 * gfs] = ga[d][c];
-      o[3 * gfs] = gb[d][c];
-    }
-  }
+  store_lanes(part, gw);
+  store_lanes(part + ps, gu);
+  if constexpr (!Causal) g_pre.store(g_totals, fs, S(Lc), w);
+  g_suf.store(g_totals + ds, fs, S(Lc), w);
 }
 
 // Backward, phase 3 on g: G_i = sum_{s != i} W(s, i) g_s and H_i (same with g_s y_s) from the
-// scratch of chunk_backward_kv and the carries of its aggregates, then
+// scratch of chunk_backward_kv and the carries of its g totals, then
 //   gv_i = e^{u+k_i} g_i + e^{k_i} G_i,   gk_i = v_i gv_i - (e^{u+k_i} g_i y_i + e^{k_i} H_i).
 // causal: only s > i (direction 1).
-template <bool Causal, int W, typename scalar_t, typename T>
+template <bool Causal, int L, typename V, typename scalar_t>
 GLSP_HD void chunk_backward_g(const scalar_t* __restrict__ k, const scalar_t* __restrict__ v,
                               scalar_t* __restrict__ gk, scalar_t* __restrict__ gv, int64_t row,
-                              int Lc, const T* __restrict__ w_in, const T* __restrict__ u_in,
-                              const T* __restrict__ scratch, int64_t ss,
-                              const T* __restrict__ carry, int64_t fs, int64_t ds) {
-  T w[W], u[W], kap[W], rho[W], a[W], b[W];
-  T sE[kMaxChunk][W], sA[kMaxChunk][W], sB[kMaxChunk][W];
-  for (int c = 0; c < W; ++c) {
-    w[c] = w_in[c];
-    u[c] = u_in[c];
-    kap[c] = carry[ds + c];
-    rho[c] = T(-1);
-    a[c] = carry[ds + fs + c];
-    b[c] = carry[ds + 2 * fs + c];
-  }
-  for (int jj = 0; jj < Lc; ++jj) {
-    const int j = Lc - 1 - jj;
-    for (int c = 0; c < W; ++c) {
-      sE[j][c] = frame_log(kap[c], rho[c], T(jj), w[c]);
-      sA[j][c] = a[c];
-      sB[j][c] = b[c];
-      const T g = scratch[ss + j * row + c];
-      frame_add(kap[c], rho[c], a[c], b[c], T(jj), scratch[j * row + c], g,
-                g * scratch[2 * ss + j * row + c], w[c]);
+                              int Lc, const scalar_of<V>* __restrict__ w_in,
+                              const scalar_of<V>* __restrict__ u_in,
+                              const scalar_of<V>* __restrict__ scratch, int64_t ss,
+                              const scalar_of<V>* __restrict__ carries, int64_t fs, int64_t ds) {
+  using S = scalar_of<V>;
+  const V w = load_lanes<V>(w_in), u = load_lanes<V>(u_in);
+  V sE[L], sA[L], sB[L];
+  auto suf = Frame<false, V>::enter(carries + ds, fs);
+  GLSP_UNROLL for (int j = L - 1; j >= 0; --j) {
+    if (j < Lc) {
+      const S pos = S(Lc - 1 - j);
+      sE[j] = suf.log_at(pos, w);
+      sA[j] = suf.a;
+      sB[j] = suf.b;
+      const V g = load_lanes<V>(scratch + ss + j * row);
+      suf.add(pos, load_lanes<V>(scratch + j * row), g,
+              g * load_lanes<V>(scratch + 2 * ss + j * row), w);
     }
   }
-  for (int c = 0; c < W; ++c) {
-    kap[c] = Causal ? neg_inf<T>() : carry[c];
-    rho[c] = T(-1);
-    a[c] = Causal ? T(0) : carry[fs + c];
-    b[c] = Causal ? T(0) : carry[2 * fs + c];
-  }
-  for (int j = 0; j < Lc; ++j) {
-    for (int c = 0; c < W; ++c) {
-      const T kk = static_cast<T>(k[j * row + c]), vv = static_cast<T>(v[j * row + c]);
-      const T q = scratch[j * row + c], g = scratch[ss + j * row + c];
-      const T yy = scratch[2 * ss + j * row + c];
-      const T eB = exp_acc(u[c] + kk + q);  // e^{u+k} / D <= 1
-      const T eP = exp_acc(kk + frame_log(kap[c], rho[c], T(j), w[c]));
-      const T eS = exp_acc(kk + sE[j][c]);
-      const T gvv = eB * g + eP * a[c] + eS * sA[j][c];
-      const T hh = eB * g * yy + eP * b[c] + eS * sB[j][c];
-      gv[j * row + c] = static_cast<scalar_t>(gvv);
-      gk[j * row + c] = static_cast<scalar_t>(vv * gvv - hh);
-      if (!Causal) frame_add(kap[c], rho[c], a[c], b[c], T(j), q, g, g * yy, w[c]);
+  auto pre = Causal ? Frame<false, V>::empty() : Frame<false, V>::enter(carries, fs);
+  GLSP_UNROLL for (int j = 0; j < L; ++j) {
+    if (j < Lc) {
+      const V kk = load_lanes<V>(k + j * row), vv = load_lanes<V>(v + j * row);
+      const V q = load_lanes<V>(scratch + j * row), g = load_lanes<V>(scratch + ss + j * row);
+      const V yy = load_lanes<V>(scratch + 2 * ss + j * row);
+      const V eB = exp_acc(u + kk + q);  // e^{u+k} / D <= 1
+      const V eS = exp_acc(kk + sE[j]);
+      V gvv = eB * g + eS * sA[j], hh = eB * g * yy + eS * sB[j];
+      if constexpr (!Causal) {
+        const V eP = exp_acc(kk + pre.log_at(S(j), w));
+        gvv += eP * pre.a;
+        hh += eP * pre.b;
+        pre.add(S(j), q, g, g * yy, w);
+      }
+      store_lanes(gv + j * row, gvv);
+      store_lanes(gk + j * row, vv * gvv - hh);
     }
   }
 }
