@@ -104,10 +104,12 @@ void run_isa(const F& f) {
 }
 
 // fn(task, LaneTag<V>) for every work item, in parallel; V: the vector or the scalar lane type of
-// the accumulation type T. fn must be a force-inlined generic lambda. Double data (a precision
-// reference, not a training dtype) runs on baseline x86-64 only, which halves the build time.
-template <typename T, typename F>
+// the accumulation type of scalar_t. fn must be a force-inlined generic lambda. Only float data
+// gets the AVX-512 and AVX2 builds; half, bfloat16 and double run on baseline x86-64 (SSE), which
+// keeps the build time in check.
+template <typename scalar_t, typename F>
 void parallel_tasks(const Geometry& g, const F& fn) {
+  using T = at::opmath_type<scalar_t>;
   at::parallel_for(0, g.tasks(), 4, [&](int64_t begin, int64_t end) {
     const auto items = [&]() __attribute__((always_inline)) {
       for (int64_t i = begin; i < end; ++i) {
@@ -118,7 +120,7 @@ void parallel_tasks(const Geometry& g, const F& fn) {
           fn(t, LaneTag<T>{});
       }
     };
-    if constexpr (std::is_same_v<T, float>)
+    if constexpr (std::is_same_v<scalar_t, float>)
       run_isa(items);
     else
       items();
@@ -162,13 +164,13 @@ void forward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& y) {
   const T *w = in.w.data_ptr<T>(), *u = in.u.data_ptr<T>();
   const scalar_t *k = in.k.data_ptr<scalar_t>(), *v = in.v.data_ptr<scalar_t>();
   scalar_t* yp = y.data_ptr<scalar_t>();
-  parallel_tasks<T>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
+  parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
     using V = typename decltype(lane)::type;
     chunk_totals<false, Causal, V>(k + t.tok, v + t.tok, g.C, t.Lc, w + t.c0, tp + t.chk, g.fs(),
                                    g.ds());
   });
   phase2<false>(g, tp, cp, seg, w, 0, Causal ? 1 : 2);
-  parallel_tasks<T>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
+  parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
     using V = typename decltype(lane)::type;
     chunk_forward<Causal, kMaxChunk, V>(k + t.tok, v + t.tok, yp + t.tok, g.C, t.Lc, w + t.c0,
                                         u + t.c0, cp + t.chk, g.fs(), g.ds());
@@ -189,13 +191,13 @@ void backward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& gw, at
   const scalar_t *k = in.k.data_ptr<scalar_t>(), *v = in.v.data_ptr<scalar_t>();
   const scalar_t* gy = in.gy.data_ptr<scalar_t>();
   scalar_t *gkp = gk.data_ptr<scalar_t>(), *gvp = gv.data_ptr<scalar_t>();
-  parallel_tasks<T>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
+  parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
     using V = typename decltype(lane)::type;
     chunk_totals<true, Causal, V>(k + t.tok, v + t.tok, g.C, t.Lc, w + t.c0, tp + t.chk, g.fs(),
                                   g.ds());
   });
   phase2<true>(g, tp, cp, seg, w, 0, Causal ? 1 : 2);
-  parallel_tasks<T>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
+  parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
     using V = typename decltype(lane)::type;
     chunk_backward_kv<Causal, kMaxChunk, V>(k + t.tok, v + t.tok, gy + t.tok, g.C, t.Lc, w + t.c0,
                                             u + t.c0, cp + t.chk, g.fs(), g.ds(), sp + t.tok,
@@ -203,7 +205,7 @@ void backward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& gw, at
   });
   // the g scans: both directions when bidirectional, only direction 1 (s > i) when causal
   phase2<false>(g, gtp, gcp, seg, w, Causal ? 1 : 0, Causal ? 1 : 2);
-  parallel_tasks<T>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
+  parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
     using V = typename decltype(lane)::type;
     chunk_backward_g<Causal, kMaxChunk, V>(k + t.tok, v + t.tok, gkp + t.tok, gvp + t.tok, g.C,
                                            t.Lc, w + t.c0, u + t.c0, sp + t.tok, g.ss(),

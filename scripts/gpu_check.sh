@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# One-shot check of the WKV CUDA kernel on a GPU machine (about 6 minutes, no internet needed):
-# build the extension in place, run the WKV tests, a compute-sanitizer memcheck of small cases and
-# the CUDA benchmark. Every step runs even if an earlier one fails; each step's exit status goes to
-# $OUT/status.txt. Needs python3 with torch (CUDA), ninja, pytest, matplotlib; not nnU-Net.
+# One-shot check of the WKV CUDA kernel on a GPU machine (about 5 minutes, no internet needed):
+# build the extension in place, run the CUDA tests (WKV and network), a bad-input check of the raw
+# op, a compute-sanitizer memcheck of small cases, the CUDA benchmark and a per-kernel profile.
+# Every step runs even if an earlier one fails; each step's exit status goes to $OUT/status.txt.
+# Needs python3 with torch (CUDA), ninja, pytest, matplotlib; not nnU-Net.
 #
 #   OUT=/path/to/out bash scripts/gpu_check.sh        (from anywhere; default OUT=./gpu_check_out)
 #
-# Writes to $OUT: status.txt info.log build.log tests.log sanitizer.log bench.log
-#                 bench_wkv.json bench_wkv.png
+# Writes to $OUT: status.txt info.log build.log tests.log badinput.log sanitizer.log bench.log
+#                 profile.log bench_wkv.json bench_wkv.png
 set -x
 cd "$(dirname "$0")/.." || exit 1
 OUT="${OUT:-$PWD/gpu_check_out}"
@@ -38,7 +39,17 @@ step backend info.log.backend 60 "$PY" -c "import json; from nnunetv2_glsp.ops i
 print(json.dumps(backend_info(), indent=1))"
 cat "$OUT/info.log.backend" >> "$OUT/info.log" && rm -f "$OUT/info.log.backend"
 step tests tests.log 150 "$PY" -m pytest -q -rs -p no:cacheprovider tests/test_wkv_cuda.py \
-  tests/test_wkv_api.py tests/test_wkv_cpu.py
+  tests/test_wkv_api.py tests/test_network_cuda.py
+# a TORCH_CHECK thrown from the raw op must reach Python as RuntimeError (it once segfaulted)
+step badinput badinput.log 60 "$PY" -c "
+import torch, nnunetv2_glsp.ops
+k = torch.randn(2, 8, 4, device='cuda')
+try:
+    torch.ops.glsp.wkv(torch.zeros(3, device='cuda'), torch.zeros(4, device='cuda'), k, k)
+except RuntimeError as e:
+    print('RuntimeError as expected:', str(e).splitlines()[0])
+else:
+    raise SystemExit('no error for a w of the wrong shape')"
 if command -v compute-sanitizer > /dev/null; then
   step sanitizer sanitizer.log 90 compute-sanitizer --tool memcheck --error-exitcode 9 "$PY" -c "
 import torch
@@ -55,6 +66,20 @@ else
   echo "compute-sanitizer not on PATH: skipped" | tee "$OUT/sanitizer.log"
   echo "sanitizer: skipped (not on PATH)" >> "$OUT/status.txt"
 fi
-step bench bench.log 120 "$PY" scripts/bench_wkv.py --device cuda --out "$OUT" --min-time 0.1 \
+step bench bench.log 120 "$PY" scripts/bench_wkv.py --device cuda --out "$OUT" --min-time 0.05 \
   --fallback-max-t 8192
+step profile profile.log 60 "$PY" -c "
+import torch, nnunetv2_glsp.ops
+from torch.profiler import profile, ProfilerActivity
+B, T, C = 2, 32768, 64
+k, v, gy = (torch.randn(B, T, C, device='cuda') for _ in range(3))
+w, u = torch.rand(C, device='cuda') / T, -torch.rand(C, device='cuda') / T
+for _ in range(3):
+    torch.ops.glsp.wkv(w, u, k, v); torch.ops.glsp.wkv_backward(gy, w, u, k, v)
+torch.cuda.synchronize()
+with profile(activities=[ProfilerActivity.CUDA]) as prof:
+    for _ in range(10):
+        torch.ops.glsp.wkv(w, u, k, v); torch.ops.glsp.wkv_backward(gy, w, u, k, v)
+    torch.cuda.synchronize()
+print(prof.key_averages().table(sort_by='cuda_time_total', row_limit=20, max_name_column_width=60))"
 cat "$OUT/status.txt"
