@@ -166,7 +166,7 @@ void forward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& y) {
   scalar_t* yp = y.data_ptr<scalar_t>();
   parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
     using V = typename decltype(lane)::type;
-    chunk_totals<false, Causal, V>(k + t.tok, v + t.tok, g.C, t.Lc, w + t.c0, tp + t.chk, g.fs(),
+    chunk_totals<false, Causal, kMaxChunk, V>(k + t.tok, v + t.tok, g.C, t.Lc, w + t.c0, tp + t.chk, g.fs(),
                                    g.ds());
   });
   phase2<false>(g, tp, cp, seg, w, 0, Causal ? 1 : 2);
@@ -193,7 +193,7 @@ void backward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& gw, at
   scalar_t *gkp = gk.data_ptr<scalar_t>(), *gvp = gv.data_ptr<scalar_t>();
   parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
     using V = typename decltype(lane)::type;
-    chunk_totals<true, Causal, V>(k + t.tok, v + t.tok, g.C, t.Lc, w + t.c0, tp + t.chk, g.fs(),
+    chunk_totals<true, Causal, kMaxChunk, V>(k + t.tok, v + t.tok, g.C, t.Lc, w + t.c0, tp + t.chk, g.fs(),
                                   g.ds());
   });
   phase2<true>(g, tp, cp, seg, w, 0, Causal ? 1 : 2);

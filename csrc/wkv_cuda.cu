@@ -54,7 +54,7 @@ __global__ void __launch_bounds__(kThreads)
     totals_kernel(Dims d, const scalar_t* k, const scalar_t* v, const T* w, T* totals) {
   GLSP_GRID_LOOP(i, d.items()) {
     const Item it(d, i);
-    chunk_totals<Deriv, Causal, T>(k + it.tok, v + it.tok, d.C, it.Lc, w + it.c, totals + i,
+    chunk_totals<Deriv, Causal, kCudaChunk, T>(k + it.tok, v + it.tok, d.C, it.Lc, w + it.c, totals + i,
                                    d.fs(), d.ds());
   }
 }
@@ -139,6 +139,7 @@ __global__ void __launch_bounds__(kReduceTile* kReduceTile)
   const int f = blockIdx.y;
   double acc = 0;
   if (c < d.C) {
+#pragma unroll 8
     for (int64_t r = threadIdx.y; r < d.B * d.n; r += kReduceTile)
       acc += static_cast<double>(part[f * d.fs() + r * d.C + c]);
   }

@@ -179,15 +179,27 @@ GLSP_HD void advance(ScanState& s, const ScanState& add, double len, double w) {
 // element of the sequence may be shorter), in direction order, starting from state s. totals:
 // each element's own total at its far end; carries (if not null): receives the state entering
 // each element. fs: field stride, es: element stride. Returns the state after the last element.
+// Totals are read kScanBatch at a time, so a GPU thread waits for memory once per batch.
+constexpr int kScanBatch = 8;
+
 template <bool Deriv, typename S>
-GLSP_HD ScanState scan_states(const S* totals, S* carries, int64_t fs, int64_t es, int64_t first,
-                              int64_t last, int64_t unit, int64_t Tn, bool reverse, double w,
-                              ScanState s) {
-  for (int64_t it = first; it < last; ++it) {
-    const int64_t i = reverse ? first + last - 1 - it : it;
-    if (carries != nullptr) store_state<Deriv>(carries + i * es, fs, s);
-    const int64_t len = unit < Tn - i * unit ? unit : Tn - i * unit;
-    advance<Deriv, S>(s, load_state<Deriv>(totals + i * es, fs), static_cast<double>(len), w);
+GLSP_HD ScanState scan_states(const S* __restrict__ totals, S* __restrict__ carries, int64_t fs,
+                              int64_t es, int64_t first, int64_t last, int64_t unit, int64_t Tn,
+                              bool reverse, double w, ScanState s) {
+  for (int64_t base = first; base < last; base += kScanBatch) {
+    ScanState batch[kScanBatch];
+    GLSP_UNROLL for (int j = 0; j < kScanBatch; ++j) {
+      const int64_t it = base + j < last ? base + j : last - 1;
+      batch[j] = load_state<Deriv>(totals + (reverse ? first + last - 1 - it : it) * es, fs);
+    }
+    GLSP_UNROLL for (int j = 0; j < kScanBatch; ++j) {
+      if (base + j < last) {
+        const int64_t i = reverse ? first + last - 1 - (base + j) : base + j;
+        if (carries != nullptr) store_state<Deriv>(carries + i * es, fs, s);
+        const int64_t len = unit < Tn - i * unit ? unit : Tn - i * unit;
+        advance<Deriv, S>(s, batch[j], static_cast<double>(len), w);
+      }
+    }
   }
   return s;
 }
@@ -244,20 +256,42 @@ GLSP_HD void chunk_carries(const ChunkGrid& g, const S* totals, const S* seg_car
 // k, v, y, ...: the chunk's first token at the first lane; row: token stride; w, u: at the first
 // lane; state buffers (totals, carries): at [direction 0][field 0][b][chunk][first lane], fs:
 // field stride, ds: direction stride. Loops run to the compile-time L (unrolled on the GPU, so
-// the suffix buffers stay in registers) and skip the tokens past Lc.
+// the per-token arrays stay in registers) and skip the tokens past Lc.
+
+// The chunk's rows of x as lanes. On the GPU all L rows go to registers first (a thread then
+// waits for memory once per chunk, not once per token; rows past Lc repeat row Lc - 1 and are
+// never used). On the CPU they are read in place: caches and prefetchers do that job, and the
+// copies would crowd the L1 cache. Only ever a local object, so the two layouts never meet.
+template <int L, typename V, typename P>
+struct Rows {
+#if defined(__CUDA_ARCH__)
+  V r[L];
+  GLSP_HD Rows(const P* __restrict__ x, int64_t row, int Lc) {
+    GLSP_UNROLL for (int j = 0; j < L; ++j) r[j] = load_lanes<V>(x + (j < Lc ? j : Lc - 1) * row);
+  }
+  GLSP_HD V operator[](int j) const { return r[j]; }
+#else
+  const P* x;
+  int64_t row;
+  GLSP_HD Rows(const P* x_, int64_t row_, int) : x(x_), row(row_) {}
+  GLSP_HD V operator[](int j) const { return load_lanes<V>(x + j * row); }
+#endif
+};
 
 // Phase 1: the chunk's totals at its far end, per direction.
-template <bool Deriv, bool Causal, typename V, typename scalar_t>
+template <bool Deriv, bool Causal, int L, typename V, typename scalar_t>
 GLSP_HD void chunk_totals(const scalar_t* __restrict__ k, const scalar_t* __restrict__ v,
                           int64_t row, int Lc, const scalar_of<V>* __restrict__ w_in,
                           scalar_of<V>* __restrict__ totals, int64_t fs, int64_t ds) {
   using S = scalar_of<V>;
   const V w = load_lanes<V>(w_in), one = splat<V>(S(1));
+  const Rows<L, V, scalar_t> kk(k, row, Lc), vv(v, row, Lc);
   auto pre = Frame<Deriv, V>::empty(), suf = Frame<Deriv, V>::empty();
-  for (int j = 0; j < Lc; ++j) {
-    const V kk = load_lanes<V>(k + j * row), vv = load_lanes<V>(v + j * row);
-    pre.add(S(j), kk, vv, one, w);
-    if (!Causal) suf.add(S(Lc - 1 - j), kk, vv, one, w);  // the suffix sees the chunk mirrored
+  GLSP_UNROLL for (int j = 0; j < L; ++j) {
+    if (j < Lc) {
+      pre.add(S(j), kk[j], vv[j], one, w);
+      if (!Causal) suf.add(S(Lc - 1 - j), kk[j], vv[j], one, w);  // the suffix sees it mirrored
+    }
   }
   pre.store(totals, fs, S(Lc), w);
   if (!Causal) suf.store(totals + ds, fs, S(Lc), w);
@@ -272,6 +306,7 @@ GLSP_HD void chunk_forward(const scalar_t* __restrict__ k, const scalar_t* __res
                            const scalar_of<V>* __restrict__ carries, int64_t fs, int64_t ds) {
   using S = scalar_of<V>;
   const V w = load_lanes<V>(w_in), u = load_lanes<V>(u_in), one = splat<V>(S(1));
+  const Rows<L, V, scalar_t> ks(k, row, Lc), vs(v, row, Lc);
   V sE[L], sA[L], sB[L];  // suffix state before each token
   if constexpr (!Causal) {
     auto suf = Frame<false, V>::enter(carries + ds, fs);
@@ -281,14 +316,14 @@ GLSP_HD void chunk_forward(const scalar_t* __restrict__ k, const scalar_t* __res
         sE[j] = suf.log_at(pos, w);
         sA[j] = suf.a;
         sB[j] = suf.b;
-        suf.add(pos, load_lanes<V>(k + j * row), load_lanes<V>(v + j * row), one, w);
+        suf.add(pos, ks[j], vs[j], one, w);
       }
     }
   }
   auto pre = Frame<false, V>::enter(carries, fs);
   GLSP_UNROLL for (int j = 0; j < L; ++j) {
     if (j < Lc) {
-      const V kk = load_lanes<V>(k + j * row), vv = load_lanes<V>(v + j * row);
+      const V kk = ks[j], vv = vs[j];
       const V eP = pre.log_at(S(j), w), eB = u + kk;
       V m = vmax(eP, eB);
       if constexpr (!Causal) m = vmax(m, sE[j]);
@@ -320,6 +355,7 @@ GLSP_HD void chunk_backward_kv(const scalar_t* __restrict__ k, const scalar_t* _
                                int64_t ps) {
   using S = scalar_of<V>;
   const V w = load_lanes<V>(w_in), u = load_lanes<V>(u_in), one = splat<V>(S(1));
+  const Rows<L, V, scalar_t> ks(k, row, Lc), vs(v, row, Lc), gys(gy, row, Lc);
   V sE[L], sA[L], sB[L], sdA[L], sdB[L];  // suffix state and its w-derivative before each token
   if constexpr (!Causal) {
     auto suf = Frame<true, V>::enter(carries + ds, fs);
@@ -332,7 +368,7 @@ GLSP_HD void chunk_backward_kv(const scalar_t* __restrict__ k, const scalar_t* _
         sB[j] = suf.b;
         sdA[j] = suf.da - dist * suf.a;
         sdB[j] = suf.db - dist * suf.b;
-        suf.add(pos, load_lanes<V>(k + j * row), load_lanes<V>(v + j * row), one, w);
+        suf.add(pos, ks[j], vs[j], one, w);
       }
     }
   }
@@ -341,7 +377,7 @@ GLSP_HD void chunk_backward_kv(const scalar_t* __restrict__ k, const scalar_t* _
   V gw{}, gu{};
   GLSP_UNROLL for (int j = 0; j < L; ++j) {
     if (j < Lc) {
-      const V kk = load_lanes<V>(k + j * row), vv = load_lanes<V>(v + j * row);
+      const V kk = ks[j], vv = vs[j];
       const V dist = S(j) - pre.rho - S(1);
       const V eP = pre.kap - dist * w, eB = u + kk;
       V m = vmax(eP, eB);
@@ -358,7 +394,7 @@ GLSP_HD void chunk_backward_kv(const scalar_t* __restrict__ k, const scalar_t* _
         d_den += cS * sdB[j];
       }
       const V yy = num / den;
-      const V g = load_lanes<V>(gy + j * row) / den;  // gy / den = g e^{m}
+      const V g = gys[j] / den;  // gy / den = g e^{m}
       gu += cB * g * (vv - yy);  // gy * dy/du
       gw += g * (d_num - yy * d_den);  // gy * dy/dw
       store_lanes(scratch + j * row, -m);
@@ -390,6 +426,8 @@ GLSP_HD void chunk_backward_g(const scalar_t* __restrict__ k, const scalar_t* __
                               const scalar_of<V>* __restrict__ carries, int64_t fs, int64_t ds) {
   using S = scalar_of<V>;
   const V w = load_lanes<V>(w_in), u = load_lanes<V>(u_in);
+  const Rows<L, V, S> qs(scratch, row, Lc), gs(scratch + ss, row, Lc),
+      ys(scratch + 2 * ss, row, Lc);
   V sE[L], sA[L], sB[L];
   auto suf = Frame<false, V>::enter(carries + ds, fs);
   GLSP_UNROLL for (int j = L - 1; j >= 0; --j) {
@@ -398,17 +436,14 @@ GLSP_HD void chunk_backward_g(const scalar_t* __restrict__ k, const scalar_t* __
       sE[j] = suf.log_at(pos, w);
       sA[j] = suf.a;
       sB[j] = suf.b;
-      const V g = load_lanes<V>(scratch + ss + j * row);
-      suf.add(pos, load_lanes<V>(scratch + j * row), g,
-              g * load_lanes<V>(scratch + 2 * ss + j * row), w);
+      suf.add(pos, qs[j], gs[j], gs[j] * ys[j], w);
     }
   }
+  const Rows<L, V, scalar_t> ks(k, row, Lc), vs(v, row, Lc);
   auto pre = Causal ? Frame<false, V>::empty() : Frame<false, V>::enter(carries, fs);
   GLSP_UNROLL for (int j = 0; j < L; ++j) {
     if (j < Lc) {
-      const V kk = load_lanes<V>(k + j * row), vv = load_lanes<V>(v + j * row);
-      const V q = load_lanes<V>(scratch + j * row), g = load_lanes<V>(scratch + ss + j * row);
-      const V yy = load_lanes<V>(scratch + 2 * ss + j * row);
+      const V kk = ks[j], vv = vs[j], q = qs[j], g = gs[j], yy = ys[j];
       const V eB = exp_acc(u + kk + q);  // e^{u+k} / D <= 1
       const V eS = exp_acc(kk + sE[j]);
       V gvv = eB * g + eS * sA[j], hh = eB * g * yy + eS * sB[j];

@@ -18,8 +18,10 @@ export PYTHONUNBUFFERED=1 MAX_JOBS="${MAX_JOBS:-16}" GLSP_BUILD_CUDA=1
 export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # the in-place build, not an installed copy
 export GLSP_WKV_BACKEND=extension                    # a missing kernel is an error, not a fallback
-# Link with the C++ driver: with Python's default "x86_64-linux-gnu-gcc -shared" the extension came
-# out with its own copy of __cxa_throw and every TORCH_CHECK error segfaulted (torch 2.11, H200 box).
+# Build with the system compiler when there is one: on the H200 box the default g++ is a custom
+# /opt/gcc build, and an extension built with it segfaulted on every TORCH_CHECK error thrown from
+# the raw op (torch 2.11), with Python's "x86_64-linux-gnu-gcc -shared" link and with g++'s alike.
+if [ -z "${CXX:-}" ] && [ -x /usr/bin/g++ ]; then export CXX=/usr/bin/g++ CC=/usr/bin/gcc; fi
 export LDSHARED="${CXX:-g++} -shared"
 if [ -z "${CUDA_HOME:-}" ] && [ -x /usr/local/cuda/bin/nvcc ]; then export CUDA_HOME=/usr/local/cuda; fi
 : > "$OUT/status.txt"
@@ -32,14 +34,15 @@ step() {  # step NAME LOG TIMEOUT_S CMD...: run, tee the log, record the status
   echo "$name: rc=$rc ($((SECONDS - start)) s)" | tee -a "$OUT/status.txt"
 }
 
-step info info.log 60 bash -c "nvidia-smi; command -v nvcc; nvcc --version; $PY -c 'import torch; \
+step info info.log 60 bash -c "nvidia-smi; command -v nvcc; nvcc --version; ${CXX:-g++} --version; \
+$PY -c 'import torch; \
 print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name())'"
 step build build.log 200 "$PY" setup.py build_ext --inplace
 step backend info.log.backend 60 "$PY" -c "import json; from nnunetv2_glsp.ops import backend_info; \
 print(json.dumps(backend_info(), indent=1))"
 cat "$OUT/info.log.backend" >> "$OUT/info.log" && rm -f "$OUT/info.log.backend"
 step tests tests.log 150 "$PY" -m pytest -q -rs -p no:cacheprovider tests/test_wkv_cuda.py \
-  tests/test_wkv_api.py tests/test_network_cuda.py
+  tests/test_wkv_api.py ${GLSP_GPU_EXTRA_TESTS-tests/test_network_cuda.py}
 # a TORCH_CHECK thrown from the raw op must reach Python as RuntimeError (it once segfaulted)
 step badinput badinput.log 60 "$PY" -c "
 import torch, nnunetv2_glsp.ops
