@@ -18,9 +18,10 @@ export PYTHONUNBUFFERED=1 MAX_JOBS="${MAX_JOBS:-16}" GLSP_BUILD_CUDA=1
 export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # the in-place build, not an installed copy
 export GLSP_WKV_BACKEND=extension                    # a missing kernel is an error, not a fallback
-# Build with the system compiler when there is one: on the H200 box the default g++ is a custom
-# /opt/gcc build, and an extension built with it segfaulted on every TORCH_CHECK error thrown from
-# the raw op (torch 2.11), with Python's "x86_64-linux-gnu-gcc -shared" link and with g++'s alike.
+# Build with the system compiler when there is one. On the H200 box the only g++ is a wrapper,
+# /opt/gcc/bin/g++ (GCC 13.3), and an extension built with it segfaults on every TORCH_CHECK error
+# thrown from the raw op (torch 2.11), linked by Python's "x86_64-linux-gnu-gcc -shared" or by g++
+# alike; the same sources built with a plain system GCC raise RuntimeError as they should.
 if [ -z "${CXX:-}" ] && [ -x /usr/bin/g++ ]; then export CXX=/usr/bin/g++ CC=/usr/bin/gcc; fi
 export LDSHARED="${CXX:-g++} -shared"
 if [ -z "${CUDA_HOME:-}" ] && [ -x /usr/local/cuda/bin/nvcc ]; then export CUDA_HOME=/usr/local/cuda; fi

@@ -39,10 +39,8 @@ def build_network(
             features_per_stage,
             strides,
             kernel_sizes,
-            config.size,
-            config.kernel_size,
-            deep_supervision,
-            config.checkpointing,
+            deep_supervision=deep_supervision,
+            **config.backbone_kwargs(),
         )
     return MedNeXtGLSP(
         in_channels,

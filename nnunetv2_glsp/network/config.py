@@ -68,3 +68,8 @@ class NetworkConfig:
         if self.gradient_checkpointing is None:
             return self.size in ("M", "L")
         return self.gradient_checkpointing
+
+    def backbone_kwargs(self) -> dict:
+        """MedNeXt's keyword arguments taken from this config (size, kernel, checkpointing)."""
+        return {"size": self.size, "kernel_size": self.kernel_size,
+                "checkpointing": self.checkpointing}

@@ -59,10 +59,8 @@ class MedNeXtGLSP(MedNeXt):
             features_per_stage,
             strides,
             kernel_sizes,
-            config.size,
-            config.kernel_size,
-            deep_supervision,
-            config.checkpointing,
+            deep_supervision=deep_supervision,
+            **config.backbone_kwargs(),
         )
         self.branch = RWKV_UNet_3D_Encoder(
             features_per_stage,
