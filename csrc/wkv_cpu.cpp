@@ -26,13 +26,17 @@ namespace glsp {
 namespace {
 
 constexpr int64_t kCpuChunk = kMaxChunk;
+// Phase 2 runs in segments only when it has fewer scan lanes (2 B C) than this: enough lanes
+// already keep every core busy. A constant, not the thread count, so results never depend on it.
+constexpr int64_t kMinScanLanes = 64;
 
 // The chunk grid of one call, with the channel groups of the work items.
 struct Geometry : ChunkGrid {
   int64_t full, groups;
 
   Geometry(const at::Tensor& k, int64_t chunk)
-      : ChunkGrid(k.size(0), k.size(1), k.size(2), chunk > 0 ? chunk : kCpuChunk),
+      : ChunkGrid(k.size(0), k.size(1), k.size(2), chunk > 0 ? chunk : kCpuChunk,
+                  2 * k.size(0) * k.size(2) < kMinScanLanes),
         full(C / kLanes),
         groups(full + C % kLanes) {}
   int64_t tasks() const { return B * groups * n; }

@@ -29,7 +29,7 @@ constexpr int kCudaChunk = 16;  // longest chunk on the GPU (a `chunk` argument 
 struct Dims : ChunkGrid {
   Dims(const at::Tensor& k, int64_t chunk)
       : ChunkGrid(k.size(0), k.size(1), k.size(2),
-                  chunk > 0 ? std::min<int64_t>(chunk, kCudaChunk) : kCudaChunk) {}
+                  chunk > 0 ? std::min<int64_t>(chunk, kCudaChunk) : kCudaChunk, true) {}
   __host__ __device__ int64_t items() const { return B * n * C; }  // phase-1/3 threads
 };
 

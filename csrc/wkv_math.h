@@ -38,15 +38,17 @@ constexpr int kMaxChunk = 64;  // longest chunk; bounds the per-chunk suffix buf
 constexpr int kStateFields = 5;
 
 // Sizes and chunking of one call: B, T (Tn), C; chunks of L tokens (the last may be shorter),
-// n of them, grouped into nseg segments of G chunks.
+// n of them, grouped into nseg segments of G chunks: about sqrt(n) each when segmented, else one
+// segment. Segments make phase 2 parallel over more lanes at twice the work.
 struct ChunkGrid {
   int64_t B, Tn, C, L, n, G, nseg;
 
-  GLSP_HD ChunkGrid(int64_t B_, int64_t Tn_, int64_t C_, int64_t L_)
+  GLSP_HD ChunkGrid(int64_t B_, int64_t Tn_, int64_t C_, int64_t L_, bool segmented)
       : B(B_), Tn(Tn_), C(C_), L(L_ < Tn_ ? L_ : Tn_) {
     n = (Tn + L - 1) / L;
     G = 1;
-    while (G * G < n) ++G;  // ceil(sqrt(n))
+    while (segmented && G * G < n) ++G;  // ceil(sqrt(n))
+    if (!segmented) G = n;
     nseg = (n + G - 1) / G;
   }
   GLSP_HD int64_t fs() const { return B * n * C; }  // field stride of the state buffers
