@@ -41,6 +41,8 @@ def test_five_fold_benchmark_matches_nnunet_summaries(tmp_path, monkeypatch):
     monkeypatch.setenv("nnUNet_extTrainer", EXT_TRAINER_DIR)
     monkeypatch.setenv("nnUNet_compile", "f")
     monkeypatch.setenv("nnUNet_def_n_proc", "1")  # validation export/metrics: one worker
+    # idle OpenMP threads sleep instead of spinning: the two shards share the CPU cores
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     task = write_decathlon_task(tmp_path / "msd", task_id=61, name="Synthetic", n_train=10,
                                 n_test=1, shape=(8, 32, 32), seed=0)
     output = tmp_path / "benchmark"
