@@ -11,5 +11,5 @@ import sys
 _OPENMP = ["-fopenmp"] if sys.platform.startswith("linux") else []
 
 CXX_FLAGS = ["-O3", *_OPENMP]  # torch picks the C++ standard its headers need
-NVCC_FLAGS = ["-O3"]
+NVCC_FLAGS = ["-O3", "--threads", "0"]  # compile the target architectures in parallel
 LINK_FLAGS = [*_OPENMP]
