@@ -13,7 +13,8 @@ PyObject* PyInit__C(void) {
 
 TORCH_LIBRARY(glsp, m) {
   // y = WKV(w, u, k, v): w, u (C,), k, v (B, T, C) -> y (B, T, C) in k's dtype.
-  // chunk: tokens per chunk of the scan (1..64), 0 picks one; the result does not depend on it.
+  // chunk: tokens per chunk of the scan (1..64; the CUDA kernel caps it at 16), 0 picks one; the
+  // result does not depend on it beyond rounding.
   m.def("wkv(Tensor w, Tensor u, Tensor k, Tensor v, bool causal=False, int chunk=0) -> Tensor");
   // Gradients of sum(gy * wkv(w, u, k, v)): (gw, gu, gk, gv) in the dtypes of (w, u, k, v).
   m.def(
