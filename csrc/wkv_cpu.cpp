@@ -131,6 +131,16 @@ void parallel_tasks(const Geometry& g, const F& fn) {
   });
 }
 
+// Phase 1: every chunk's totals.
+template <bool Deriv, bool Causal, typename scalar_t, typename T>
+void phase1(const Geometry& g, const scalar_t* k, const scalar_t* v, const T* w, T* totals) {
+  parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
+    using V = typename decltype(lane)::type;
+    chunk_totals<Deriv, Causal, kMaxChunk, V>(k + t.tok, v + t.tok, g.C, t.Lc, w + t.c0,
+                                              totals + t.chk, g.fs(), g.ds());
+  });
+}
+
 // Runs fn(ScanLane) over the n_dirs * B * segs * C lanes of a phase-2 level, in parallel.
 template <typename F>
 void scan_level(const Geometry& g, int dir_begin, int n_dirs, int64_t segs, const F& fn) {
@@ -168,11 +178,7 @@ void forward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& y) {
   const T *w = in.w.data_ptr<T>(), *u = in.u.data_ptr<T>();
   const scalar_t *k = in.k.data_ptr<scalar_t>(), *v = in.v.data_ptr<scalar_t>();
   scalar_t* yp = y.data_ptr<scalar_t>();
-  parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
-    using V = typename decltype(lane)::type;
-    chunk_totals<false, Causal, kMaxChunk, V>(k + t.tok, v + t.tok, g.C, t.Lc, w + t.c0, tp + t.chk, g.fs(),
-                                   g.ds());
-  });
+  phase1<false, Causal>(g, k, v, w, tp);
   phase2<false>(g, tp, cp, seg, w, 0, Causal ? 1 : 2);
   parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
     using V = typename decltype(lane)::type;
@@ -195,11 +201,7 @@ void backward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& gw, at
   const scalar_t *k = in.k.data_ptr<scalar_t>(), *v = in.v.data_ptr<scalar_t>();
   const scalar_t* gy = in.gy.data_ptr<scalar_t>();
   scalar_t *gkp = gk.data_ptr<scalar_t>(), *gvp = gv.data_ptr<scalar_t>();
-  parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
-    using V = typename decltype(lane)::type;
-    chunk_totals<true, Causal, kMaxChunk, V>(k + t.tok, v + t.tok, g.C, t.Lc, w + t.c0, tp + t.chk, g.fs(),
-                                  g.ds());
-  });
+  phase1<true, Causal>(g, k, v, w, tp);
   phase2<true>(g, tp, cp, seg, w, 0, Causal ? 1 : 2);
   parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
     using V = typename decltype(lane)::type;

@@ -54,8 +54,8 @@ __global__ void __launch_bounds__(kThreads)
     totals_kernel(Dims d, const scalar_t* k, const scalar_t* v, const T* w, T* totals) {
   GLSP_GRID_LOOP(i, d.items()) {
     const Item it(d, i);
-    chunk_totals<Deriv, Causal, kCudaChunk, T>(k + it.tok, v + it.tok, d.C, it.Lc, w + it.c, totals + i,
-                                   d.fs(), d.ds());
+    chunk_totals<Deriv, Causal, kCudaChunk, T>(k + it.tok, v + it.tok, d.C, it.Lc, w + it.c,
+                                               totals + i, d.fs(), d.ds());
   }
 }
 

@@ -91,7 +91,8 @@ struct Frame {
     const V x = (kap_i - kap) + s * w;  // log of the new term relative to the reference
     const auto up = x > splat<V>(S(0));  // the new token becomes the reference
     const V e = exp_acc(up ? -x : x);
-    if (Deriv) {  // re-referencing by s tokens: sum (i - idx) e^{x_i - x} alpha_i = e^{-x} (da - s a)
+    if (Deriv) {
+      // re-referencing by s tokens: sum (i - idx) e^{x_i - x} alpha_i = e^{-x} (da - s a)
       da = up ? e * (da - s * a) : da + s * e * alpha;
       db = up ? e * (db - s * b) : db + s * e * beta;
     }
@@ -299,6 +300,27 @@ GLSP_HD void chunk_totals(const scalar_t* __restrict__ k, const scalar_t* __rest
   if (!Causal) suf.store(totals + ds, fs, S(Lc), w);
 }
 
+// Phase 3's suffix pass: enters the chunk from the right with the carry (at carry, field stride
+// fs) and records the state before each token: log offset sE, mantissas sA, sB.
+// token(j, kap, alpha, beta) gives token j's log weight and values.
+template <int L, typename V, typename Token>
+GLSP_HD void suffix_pass(const scalar_of<V>* __restrict__ carry, int64_t fs, int Lc, V w,
+                         const Token& token, V (&sE)[L], V (&sA)[L], V (&sB)[L]) {
+  using S = scalar_of<V>;
+  auto suf = Frame<false, V>::enter(carry, fs);
+  GLSP_UNROLL for (int j = L - 1; j >= 0; --j) {
+    if (j < Lc) {
+      const S pos = S(Lc - 1 - j);
+      sE[j] = suf.log_at(pos, w);
+      sA[j] = suf.a;
+      sB[j] = suf.b;
+      V kap, alpha, beta;
+      token(j, kap, alpha, beta);
+      suf.add(pos, kap, alpha, beta, w);
+    }
+  }
+}
+
 // Phase 3 of the forward: y for one chunk.
 template <bool Causal, int L, typename V, typename scalar_t>
 GLSP_HD void chunk_forward(const scalar_t* __restrict__ k, const scalar_t* __restrict__ v,
@@ -311,16 +333,11 @@ GLSP_HD void chunk_forward(const scalar_t* __restrict__ k, const scalar_t* __res
   const Rows<L, V, scalar_t> ks(k, row, Lc), vs(v, row, Lc);
   V sE[L], sA[L], sB[L];  // suffix state before each token
   if constexpr (!Causal) {
-    auto suf = Frame<false, V>::enter(carries + ds, fs);
-    GLSP_UNROLL for (int j = L - 1; j >= 0; --j) {
-      if (j < Lc) {
-        const S pos = S(Lc - 1 - j);
-        sE[j] = suf.log_at(pos, w);
-        sA[j] = suf.a;
-        sB[j] = suf.b;
-        suf.add(pos, ks[j], vs[j], one, w);
-      }
-    }
+    suffix_pass<L>(carries + ds, fs, Lc, w, [&](int j, V& kap, V& alpha, V& beta) {
+      kap = ks[j];
+      alpha = vs[j];
+      beta = one;
+    }, sE, sA, sB);
   }
   auto pre = Frame<false, V>::enter(carries, fs);
   GLSP_UNROLL for (int j = 0; j < L; ++j) {
@@ -431,16 +448,11 @@ GLSP_HD void chunk_backward_g(const scalar_t* __restrict__ k, const scalar_t* __
   const Rows<L, V, S> qs(scratch, row, Lc), gs(scratch + ss, row, Lc),
       ys(scratch + 2 * ss, row, Lc);
   V sE[L], sA[L], sB[L];
-  auto suf = Frame<false, V>::enter(carries + ds, fs);
-  GLSP_UNROLL for (int j = L - 1; j >= 0; --j) {
-    if (j < Lc) {
-      const S pos = S(Lc - 1 - j);
-      sE[j] = suf.log_at(pos, w);
-      sA[j] = suf.a;
-      sB[j] = suf.b;
-      suf.add(pos, qs[j], gs[j], gs[j] * ys[j], w);
-    }
-  }
+  suffix_pass<L>(carries + ds, fs, Lc, w, [&](int j, V& kap, V& alpha, V& beta) {
+    kap = qs[j];
+    alpha = gs[j];
+    beta = gs[j] * ys[j];
+  }, sE, sA, sB);
   const Rows<L, V, scalar_t> ks(k, row, Lc), vs(v, row, Lc);
   auto pre = Causal ? Frame<false, V>::empty() : Frame<false, V>::enter(carries, fs);
   GLSP_UNROLL for (int j = 0; j < L; ++j) {
