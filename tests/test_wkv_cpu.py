@@ -97,15 +97,20 @@ def test_forward_matches_reference(T, B, C, sign, causal):
     assert rel_err(op(w, u, k, v, causal), reference(w, u, k, v, causal)) <= 1e-5
 
 
+@pytest.mark.parametrize("C", [3, 17])
 @pytest.mark.parametrize("chunk", [1, 3, 8, 31, 64])
 @pytest.mark.parametrize("T", [1, 27, 100, 211])
-def test_any_chunk_size_gives_the_same_result(T, chunk):
-    """Many chunks, partial last chunks and chunks longer than T: the shared CPU/CUDA algorithm."""
-    w, u, k, v = make_inputs(2, T, 17, seed=chunk)
+def test_any_chunk_size_gives_the_same_result(T, chunk, C):
+    """Many chunks, partial last chunks and chunks longer than T: the shared CPU/CUDA algorithm.
+
+    With C=3 (2 B C < 64 scan lanes) the CPU runs phase 2 in segments of ~sqrt(n) chunks, the
+    schedule the CUDA kernel always uses; with C=17 in one segment.
+    """
+    w, u, k, v = make_inputs(2, T, C, seed=chunk)
     for causal in (False, True):
         ref = reference(w, u, k, v, causal)
         assert rel_err(op(w, u, k, v, causal, chunk), ref) <= 1e-5
-        gy = torch.randn(2, T, 17, dtype=torch.float64)
+        gy = torch.randn(2, T, C, dtype=torch.float64)
         got = op_grads(*(x.double() for x in (w, u, k, v)), gy, causal, chunk)
         for g, r in zip(got, reference_grads(w, u, k, v, gy, causal), strict=True):
             assert rel_err(g, r) <= 1e-10
