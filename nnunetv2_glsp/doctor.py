@@ -13,6 +13,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,14 +196,13 @@ def check_nnunet_paths() -> list[Check]:
 
 
 def run_checks(trainer: str) -> list[Check]:
-    checks = check_versions()
     command, interpreter = check_nnunet_command()
-    checks.append(command)
-    checks += check_registration()
-    checks.append(check_backend())
-    checks.append(check_trainer_lookup(trainer, interpreter))
-    checks += check_nnunet_paths()
-    return checks
+    # the lookup's fresh interpreter imports nnU-Net while check_backend imports it here
+    with ThreadPoolExecutor(1) as pool:
+        lookup = pool.submit(check_trainer_lookup, trainer, interpreter)
+        checks = [*check_versions(), command, *check_registration(), check_backend()]
+        checks.append(lookup.result())
+    return checks + check_nnunet_paths()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

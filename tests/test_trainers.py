@@ -157,6 +157,16 @@ def test_schedule_and_optimiser():
     assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5**0.9)
 
 
+@pytest.mark.parametrize("configuration", ["2d", "3d_fullres"])
+def test_tiny_trainers_mirror_in_training_only(configuration):
+    axes = (0, 1) if configuration == "2d" else (0, 1, 2)
+    for cls, inference_axes in ((GLSPTrainer, axes), (GLSPTrainer_tiny, None)):
+        trainer = make_trainer(cls, configuration)
+        *_, training_axes = trainer.configure_rotation_dummyDA_mirroring_and_inital_patch_size()
+        assert training_axes == axes
+        assert trainer.inference_allowed_mirroring_axes == inference_axes
+
+
 @pytest.mark.parametrize(("value", "expected"), [(None, False), ("1", True), ("f", False)])
 def test_compile_only_when_requested(monkeypatch, value, expected):
     monkeypatch.delenv("nnUNet_compile", raising=False)

@@ -65,6 +65,10 @@ class GLSPTrainer(nnUNetTrainer):
     num_val_iterations_per_epoch = 50
     save_every = 10  # epochs between checkpoint_latest.pth writes
 
+    # inference: False predicts without mirrored copies (training still mirrors); the choice is
+    # stored in the checkpoints, so nnUNetv2_predict follows it
+    test_time_mirroring = True
+
     def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
                  device: torch.device = CUDA):
         super().__init__(plans, configuration, fold, dataset_json, device)
@@ -90,6 +94,14 @@ class GLSPTrainer(nnUNetTrainer):
         super().initialize()
         self.print_to_log_file(f"{type(self).__name__}: {self.network_config()}")
         self.print_to_log_file(f"WKV backend: {wkv_backend_summary()}")
+
+    def configure_rotation_dummyDA_mirroring_and_inital_patch_size(self):  # noqa: N802 (nnU-Net's name)
+        """nnU-Net's augmentation settings; mirroring axes for inference only if
+        ``test_time_mirroring``."""
+        settings = super().configure_rotation_dummyDA_mirroring_and_inital_patch_size()
+        if not self.test_time_mirroring:
+            self.inference_allowed_mirroring_axes = None
+        return settings
 
     def configure_optimizers(self) -> tuple[torch.optim.Optimizer, PolyLRScheduler]:
         optimizer = torch.optim.AdamW(self.network.parameters(), lr=self.initial_lr,

@@ -12,6 +12,12 @@ from nnunetv2_glsp.trainers.schedules import (
 from nnunetv2_glsp.trainers.variants import GLSPConvBranchTrainer, GLSPTrainer_S, MedNeXtTrainer
 
 
+class NoTestTimeMirroring:
+    """Predicts without mirrored copies: one network pass per patch instead of 8 (3D) or 4 (2D)."""
+
+    test_time_mirroring = False
+
+
 class GLSPTrainer_1epoch(OneEpochSchedule, GLSPTrainer):  # noqa: N801 (nnU-Net trainer naming)
     """GLSPTrainer for 1 epoch."""
 
@@ -20,15 +26,15 @@ class GLSPTrainer_5epochs(FiveEpochSchedule, GLSPTrainer):  # noqa: N801 (nnU-Ne
     """GLSPTrainer for 5 epochs."""
 
 
-class GLSPTrainer_tiny(TinySchedule, GLSPTrainer):  # noqa: N801 (nnU-Net trainer naming)
+class GLSPTrainer_tiny(NoTestTimeMirroring, TinySchedule, GLSPTrainer):  # noqa: N801 (nnU-Net trainer naming)
     """GLSPTrainer for a few iterations (smoke tests, CI)."""
 
 
-class MedNeXtTrainer_tiny(TinySchedule, MedNeXtTrainer):  # noqa: N801 (nnU-Net trainer naming)
+class MedNeXtTrainer_tiny(NoTestTimeMirroring, TinySchedule, MedNeXtTrainer):  # noqa: N801 (nnU-Net trainer naming)
     """MedNeXtTrainer for a few iterations (smoke tests, CI)."""
 
 
-class GLSPConvBranchTrainer_tiny(TinySchedule, GLSPConvBranchTrainer):  # noqa: N801 (nnU-Net trainer naming)
+class GLSPConvBranchTrainer_tiny(NoTestTimeMirroring, TinySchedule, GLSPConvBranchTrainer):  # noqa: N801 (nnU-Net trainer naming)
     """GLSPConvBranchTrainer for a few iterations (smoke tests, CI)."""
 
 
