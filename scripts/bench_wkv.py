@@ -3,8 +3,9 @@
 For B=2, C in --channels, T from --t-min to --t-max (x --t-step): forward and forward+backward
 time of the kernel and of the fallback (up to --fallback-max-t), and the time of copying the
 bytes the op must move in the same run (12 N bytes forward, 20 N backward, N = B T C, float32).
-CPU: also 1 thread vs all threads at T=32768. CUDA: forward as % of the copy bound at
-B=2, T=32768, C=64. Prints a table and writes bench_wkv.json and bench_wkv.png to --out.
+CPU: also 1 thread vs all threads at T=32768, and 1-thread process CPU time there. CUDA: forward
+as % of the copy bound at B=2, T=32768, C=64. Prints a table and writes bench_wkv.json and
+bench_wkv.png to --out.
 
     python scripts/bench_wkv.py --device cpu --out runs/bench_wkv
 """
@@ -27,18 +28,19 @@ B = 2
 T_SCALING = 32768
 
 
-def timer(device: str, fn: Callable[[], object], min_time: float, max_reps: int = 50) -> float:
-    """Median seconds per call after one warm-up call."""
+def timer(device: str, fn: Callable[[], object], min_time: float, max_reps: int = 50,
+          clock: Callable[[], float] = time.perf_counter) -> float:
+    """Median seconds per call after one warm-up call (clock: wall time, or process CPU time)."""
     fn()
     times: list[float] = []
     while len(times) < 3 or (sum(times) < min_time and len(times) < max_reps):
         if device == "cuda":
             torch.cuda.synchronize()
-        start = time.perf_counter()
+        start = clock()
         fn()
         if device == "cuda":
             torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
@@ -97,13 +99,19 @@ def measure(device: str, T: int, C: int, fallback_max_t: int, min_time: float) -
 
 
 def thread_scaling(min_time: float) -> dict:
+    """1 thread vs all at T=32768, C=64, plus the 1-thread process CPU time of the kernel and of
+    the copy: unlike wall time, it does not grow when other jobs share the cores."""
     w, u, k, v, gy = inputs(T_SCALING, 64, "cpu")
-    _, fwd_bwd = kernel_fns(w, u, k, v, gy)
+    fwd, fwd_bwd = kernel_fns(w, u, k, v, gy)
     threads = torch.get_num_threads()
     result = {"T": T_SCALING, "C": 64, "threads": threads}
     try:
         torch.set_num_threads(1)
         result["fwd_bwd_1_thread"] = timer("cpu", fwd_bwd, min_time)
+        for name, fn in (("fwd", fwd), ("fwd_bwd", fwd_bwd),
+                         ("copy_fwd_bwd", copy_fn(32 * B * T_SCALING * 64, "cpu"))):
+            result[f"cpu_time_1_thread_{name}"] = timer("cpu", fn, min_time,
+                                                        clock=time.process_time)
     finally:
         torch.set_num_threads(threads)
     result["fwd_bwd_all_threads"] = timer("cpu", fwd_bwd, min_time)
@@ -195,6 +203,10 @@ def main() -> None:
         print(f"\nthreads at T={s['T']}, C=64: fwd+bwd 1 thread {1e3 * s['fwd_bwd_1_thread']:.1f} "
               f"ms, {s['threads']} threads {1e3 * s['fwd_bwd_all_threads']:.1f} ms, "
               f"speedup {s['speedup']:.2f}x")
+        print(f"1-thread CPU time (process_time): fwd {1e3 * s['cpu_time_1_thread_fwd']:.1f} ms, "
+              f"fwd+bwd {1e3 * s['cpu_time_1_thread_fwd_bwd']:.1f} ms, copy of 32N bytes "
+              f"{1e3 * s['cpu_time_1_thread_copy_fwd_bwd']:.1f} ms: fwd+bwd = "
+              f"{s['cpu_time_1_thread_fwd_bwd'] / s['cpu_time_1_thread_copy_fwd_bwd']:.1f}x copy")
     if "fwd_pct_of_copy_bound" in result:
         print(f"\n{result['gpu']}: forward at B=2, T={T_SCALING}, C=64 runs at "
               f"{result['fwd_pct_of_copy_bound']:.0f}% of the memory-copy bound (12N bytes)")
