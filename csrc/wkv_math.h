@@ -7,9 +7,10 @@
 // mirrored suffix S_t. The sequence is cut into chunks of L <= kMaxChunk tokens:
 //   phase 1  per chunk, the chunk's own sum at its far end ("total"), per direction
 //   phase 2  per (b, c, direction), a scan over the chunk totals in double: the state entering
-//            every chunk ("carry"), in two levels: segments of about sqrt(n) chunks get their
-//            totals, a scan over the segments gives each segment's carry, then each segment
-//            scans its own chunks from it (sequential depth ~3 sqrt(n) instead of n)
+//            every chunk ("carry"); where it needs the parallelism (always on the GPU) in two
+//            levels: segments of about sqrt(n) chunks get their totals, a scan over the
+//            segments gives each segment's carry, then each segment scans its own chunks from
+//            it (sequential depth ~3 sqrt(n) instead of n)
 //   phase 3  per chunk, the recurrences restarted from the carries, combined per token.
 // The backward pass reuses the same three phases twice: once on (k, v) to rebuild y, the
 // denominator and the w-derivatives, once on g_s = gy_s / den_s to get the k and v gradients.
