@@ -43,8 +43,9 @@ def test_five_fold_benchmark_matches_nnunet_summaries(tmp_path, monkeypatch):
     monkeypatch.setenv("nnUNet_def_n_proc", "1")  # validation export/metrics: one worker
     # idle OpenMP threads sleep instead of spinning: the two shards share the CPU cores
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    # 16^3 voxels: 3 stages, and the tiny trainers learn enough for non-zero Dice per fold
     task = write_decathlon_task(tmp_path / "msd", task_id=61, name="Synthetic", n_train=10,
-                                n_test=1, shape=(8, 32, 32), seed=0)
+                                n_test=1, shape=(16, 16, 16), seed=0)
     output = tmp_path / "benchmark"
     run = [sys.executable, "-m", "nnunetv2_glsp", "benchmark", "run", str(task), "-tr", *TRAINERS,
            "-o", str(output), "-np", "1", "-device", "cpu", "--env", "nnUNet_n_proc_DA=0"]
