@@ -13,11 +13,10 @@
 #include "wkv_check.h"
 #include "wkv_math.h"
 
-// Hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64, picked at run time: the
-// phase functions are force-inlined into one entry per instruction set (run_isa). Not
+// Hot loops on float data are compiled for AVX-512, AVX2+FMA and baseline x86-64, picked at run
+// time: the phase functions are force-inlined into one entry per instruction set (run_isa). Not
 // target_clones: GCC 12 leaves the loops of a target_clones function scalar, while a plain
 // target("avx512...") function maps the vector lane types onto zmm registers.
-#define GLSP_CPU_INLINE inline __attribute__((always_inline))
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define GLSP_X86_ISA 1
 #endif
