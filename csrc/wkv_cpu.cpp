@@ -39,6 +39,10 @@ struct Geometry : ChunkGrid {
         full(C / kLanes),
         groups(full + C % kLanes) {}
   int64_t tasks() const { return B * groups * n; }
+  bool wide(int64_t grp) const { return grp < full; }  // kLanes channels, else one
+  int64_t first_channel(int64_t grp) const {
+    return grp < full ? grp * kLanes : full * kLanes + (grp - full);
+  }
 };
 
 // One work item: batch b, chunk ci, channels [c0, c0 + (wide ? kLanes : 1)). Groups vary fastest,
@@ -52,8 +56,8 @@ struct Task {
 
   Task(const Geometry& g, int64_t i) {
     const int64_t grp = i % g.groups, ci = (i / g.groups) % g.n, b = i / (g.n * g.groups);
-    wide = grp < g.full;
-    c0 = wide ? grp * kLanes : g.full * kLanes + (grp - g.full);
+    wide = g.wide(grp);
+    c0 = g.first_channel(grp);
     Lc = static_cast<int>(g.chunk_len(ci));
     tok = (b * g.Tn + ci * g.L) * g.C + c0;
     chk = (b * g.n + ci) * g.C + c0;
@@ -106,27 +110,34 @@ void run_isa(const F& f) {
   f();
 }
 
-// fn(task, LaneTag<V>) for every work item, in parallel; V: the vector or the scalar lane type of
-// the accumulation type of scalar_t. fn must be a force-inlined generic lambda. Only float data
-// gets the AVX-512 and AVX2 builds; half, bfloat16 and double run on baseline x86-64 (SSE), which
-// keeps the build time in check.
+// Runs items(begin, end) over [0, count) in parallel. items must be a force-inlined lambda: for
+// float data it is compiled for AVX-512 and AVX2 too (run_isa); half, bfloat16 and double run on
+// baseline x86-64 (SSE), which keeps the build time in check.
+template <typename scalar_t, typename F>
+void parallel_items(int64_t count, int64_t grain, const F& items) {
+  at::parallel_for(0, count, grain, [&](int64_t begin, int64_t end) {
+    const auto run = [&]() __attribute__((always_inline)) { items(begin, end); };
+    if constexpr (std::is_same_v<scalar_t, float>)
+      run_isa(run);
+    else
+      run();
+  });
+}
+
+// fn(task, LaneTag<V>) for every work item of phases 1 and 3, in parallel; V: the vector or the
+// scalar lane type of the accumulation type of scalar_t. fn must be a force-inlined generic lambda.
 template <typename scalar_t, typename F>
 void parallel_tasks(const Geometry& g, const F& fn) {
   using T = at::opmath_type<scalar_t>;
-  at::parallel_for(0, g.tasks(), 4, [&](int64_t begin, int64_t end) {
-    const auto items = [&]() __attribute__((always_inline)) {
-      for (int64_t i = begin; i < end; ++i) {
-        const Task t(g, i);
-        if (t.wide)
-          fn(t, LaneTag<typename VecOf<T>::type>{});
-        else
-          fn(t, LaneTag<T>{});
-      }
-    };
-    if constexpr (std::is_same_v<scalar_t, float>)
-      run_isa(items);
-    else
-      items();
+  parallel_items<scalar_t>(g.tasks(), 4, [&](int64_t begin, int64_t end)
+                                             __attribute__((always_inline)) {
+    for (int64_t i = begin; i < end; ++i) {
+      const Task t(g, i);
+      if (t.wide)
+        fn(t, LaneTag<typename VecOf<T>::type>{});
+      else
+        fn(t, LaneTag<T>{});
+    }
   });
 }
 
@@ -140,32 +151,46 @@ void phase1(const Geometry& g, const scalar_t* k, const scalar_t* v, const T* w,
   });
 }
 
-// Runs fn(ScanLane) over the n_dirs * B * segs * C lanes of a phase-2 level, in parallel.
-template <typename F>
+// fn(ScanLane, first channel, LaneTag<D>) over the n_dirs * B * segs * groups lanes of a phase-2
+// level, in parallel; D: VecD for a group of kLanes channels, else double.
+template <typename scalar_t, typename F>
 void scan_level(const Geometry& g, int dir_begin, int n_dirs, int64_t segs, const F& fn) {
-  at::parallel_for(0, n_dirs * g.B * segs * g.C, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) fn(ScanLane(g, dir_begin, segs, i));
+  parallel_items<scalar_t>(n_dirs * g.B * segs * g.groups, 1, [&](int64_t begin, int64_t end)
+                                                                  __attribute__((always_inline)) {
+    for (int64_t i = begin; i < end; ++i) {
+      const ScanLane l(g, dir_begin, segs, g.groups, i);
+      if (g.wide(l.unit))
+        fn(l, g.first_channel(l.unit), LaneTag<VecD>{});
+      else
+        fn(l, g.first_channel(l.unit), LaneTag<double>{});
+    }
   });
 }
 
 // Phase 2 for directions [dir_begin, dir_begin + n_dirs): chunk totals -> carries. seg: room for
 // the segment totals and carries (4 sds()).
-template <bool Deriv, typename T>
+template <bool Deriv, typename scalar_t, typename T>
 void phase2(const Geometry& g, const T* totals, T* carries, T* seg, const T* w, int dir_begin,
             int n_dirs) {
   T *seg_totals = seg, *seg_carries = seg + 2 * g.sds();
   if (g.nseg > 1) {
-    scan_level(g, dir_begin, n_dirs, g.nseg, [&](const ScanLane& l) {
-      segment_total<Deriv>(g, totals, seg_totals, w, l.dir, l.b, l.s, l.c);
-    });
-    scan_level(g, dir_begin, n_dirs, 1, [&](const ScanLane& l) {
-      segment_scan<Deriv>(g, seg_totals, seg_carries, w, l.dir, l.b, l.c);
-    });
+    scan_level<scalar_t>(g, dir_begin, n_dirs, g.nseg,
+                         [&](const ScanLane& l, int64_t c, auto lane) __attribute__((always_inline)) {
+                           using D = typename decltype(lane)::type;
+                           segment_total<Deriv, D>(g, totals, seg_totals, w, l.dir, l.b, l.s, c);
+                         });
+    scan_level<scalar_t>(g, dir_begin, n_dirs, 1,
+                         [&](const ScanLane& l, int64_t c, auto lane) __attribute__((always_inline)) {
+                           using D = typename decltype(lane)::type;
+                           segment_scan<Deriv, D>(g, seg_totals, seg_carries, w, l.dir, l.b, c);
+                         });
   }
-  scan_level(g, dir_begin, n_dirs, g.nseg, [&](const ScanLane& l) {
-    chunk_carries<Deriv>(g, totals, g.nseg > 1 ? seg_carries : nullptr, carries, w, l.dir, l.b,
-                         l.s, l.c);
-  });
+  scan_level<scalar_t>(g, dir_begin, n_dirs, g.nseg,
+                       [&](const ScanLane& l, int64_t c, auto lane) __attribute__((always_inline)) {
+                         using D = typename decltype(lane)::type;
+                         chunk_carries<Deriv, D>(g, totals, g.nseg > 1 ? seg_carries : nullptr,
+                                                 carries, w, l.dir, l.b, l.s, c);
+                       });
 }
 
 template <bool Causal, typename scalar_t>
@@ -178,7 +203,7 @@ void forward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& y) {
   const scalar_t *k = in.k.data_ptr<scalar_t>(), *v = in.v.data_ptr<scalar_t>();
   scalar_t* yp = y.data_ptr<scalar_t>();
   phase1<false, Causal>(g, k, v, w, tp);
-  phase2<false>(g, tp, cp, seg, w, 0, Causal ? 1 : 2);
+  phase2<false, scalar_t>(g, tp, cp, seg, w, 0, Causal ? 1 : 2);
   parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
     using V = typename decltype(lane)::type;
     chunk_forward<Causal, kMaxChunk, V>(k + t.tok, v + t.tok, yp + t.tok, g.C, t.Lc, w + t.c0,
@@ -201,7 +226,7 @@ void backward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& gw, at
   const scalar_t* gy = in.gy.data_ptr<scalar_t>();
   scalar_t *gkp = gk.data_ptr<scalar_t>(), *gvp = gv.data_ptr<scalar_t>();
   phase1<true, Causal>(g, k, v, w, tp);
-  phase2<true>(g, tp, cp, seg, w, 0, Causal ? 1 : 2);
+  phase2<true, scalar_t>(g, tp, cp, seg, w, 0, Causal ? 1 : 2);
   parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
     using V = typename decltype(lane)::type;
     chunk_backward_kv<Causal, kMaxChunk, V>(k + t.tok, v + t.tok, gy + t.tok, g.C, t.Lc, w + t.c0,
@@ -209,7 +234,7 @@ void backward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& gw, at
                                             g.ss(), gtp + t.chk, pp + t.chk, g.fs());
   });
   // the g scans: both directions when bidirectional, only direction 1 (s > i) when causal
-  phase2<false>(g, gtp, gcp, seg, w, Causal ? 1 : 0, Causal ? 1 : 2);
+  phase2<false, scalar_t>(g, gtp, gcp, seg, w, Causal ? 1 : 0, Causal ? 1 : 2);
   parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
     using V = typename decltype(lane)::type;
     chunk_backward_g<Causal, kMaxChunk, V>(k + t.tok, v + t.tok, gkp + t.tok, gvp + t.tok, g.C,

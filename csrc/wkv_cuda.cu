@@ -65,8 +65,8 @@ __global__ void __launch_bounds__(kThreads)
     segment_totals_kernel(Dims d, const T* totals, T* seg_totals, const T* w, int dir_begin,
                           int n_dirs) {
   GLSP_GRID_LOOP(i, n_dirs * d.B * d.nseg * d.C) {
-    const ScanLane l(d, dir_begin, d.nseg, i);
-    segment_total<Deriv>(d, totals, seg_totals, w, l.dir, l.b, l.s, l.c);
+    const ScanLane l(d, dir_begin, d.nseg, d.C, i);
+    segment_total<Deriv, double>(d, totals, seg_totals, w, l.dir, l.b, l.s, l.unit);
   }
 }
 
@@ -75,8 +75,8 @@ __global__ void __launch_bounds__(kThreads)
     segment_scan_kernel(Dims d, const T* seg_totals, T* seg_carries, const T* w, int dir_begin,
                         int n_dirs) {
   GLSP_GRID_LOOP(i, n_dirs * d.B * d.C) {
-    const ScanLane l(d, dir_begin, 1, i);
-    segment_scan<Deriv>(d, seg_totals, seg_carries, w, l.dir, l.b, l.c);
+    const ScanLane l(d, dir_begin, 1, d.C, i);
+    segment_scan<Deriv, double>(d, seg_totals, seg_carries, w, l.dir, l.b, l.unit);
   }
 }
 
@@ -85,8 +85,8 @@ __global__ void __launch_bounds__(kThreads)
     chunk_carries_kernel(Dims d, const T* totals, const T* seg_carries, T* carries, const T* w,
                          int dir_begin, int n_dirs) {
   GLSP_GRID_LOOP(i, n_dirs * d.B * d.nseg * d.C) {
-    const ScanLane l(d, dir_begin, d.nseg, i);
-    chunk_carries<Deriv>(d, totals, seg_carries, carries, w, l.dir, l.b, l.s, l.c);
+    const ScanLane l(d, dir_begin, d.nseg, d.C, i);
+    chunk_carries<Deriv, double>(d, totals, seg_carries, carries, w, l.dir, l.b, l.s, l.unit);
   }
 }
 

@@ -89,7 +89,14 @@ GLSP_HD void store_lanes(P* p, V x) {
   }
 }
 
+// The same lanes in float / in double (phase 2 keeps its states in double, exps in float).
+GLSP_HD float to_float(double x) { return static_cast<float>(x); }
+GLSP_HD double to_double(float x) { return static_cast<double>(x); }
+
 #if !defined(__CUDACC__)
+GLSP_HD VecF to_float(VecD x) { return __builtin_convertvector(x, VecF); }
+GLSP_HD VecD to_double(VecF x) { return __builtin_convertvector(x, VecD); }
+
 GLSP_HD int32_t to_int(float x) { return static_cast<int32_t>(x); }
 GLSP_HD VecI to_int(VecF x) { return __builtin_convertvector(x, VecI); }
 

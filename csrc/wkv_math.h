@@ -58,6 +58,7 @@ struct ChunkGrid {
   GLSP_HD int64_t sds() const { return kStateFields * sfs(); }
   GLSP_HD int64_t ss() const { return B * Tn * C; }  // field stride of the backward scratch
   GLSP_HD int64_t chunk_len(int64_t ci) const { return L < Tn - ci * L ? L : Tn - ci * L; }
+  GLSP_HD int64_t segment_end(int64_t s) const { return (s + 1) * G < n ? (s + 1) * G : n; }
 };
 
 template <typename V>
@@ -119,57 +120,60 @@ struct Frame {
   }
 };
 
-// ---- phase 2: scans over states, in double, one (batch, channel, direction) at a time ----
+// ---- phase 2: scans over states, in double, per (direction, batch, channel) ----
+// D: the double lane type, double (one channel: a CUDA thread, or a CPU channel) or VecD (16
+// consecutive channels on the CPU); c: the first channel.
 
+template <typename D>
 struct ScanState {
-  double e, a, b, da, db;
+  D e, a, b, da, db;
 };
 
-GLSP_HD ScanState empty_state() {
-  return {-std::numeric_limits<double>::infinity(), 0.0, 0.0, 0.0, 0.0};
+template <typename D>
+GLSP_HD ScanState<D> empty_state() {
+  return {neg_inf<D>(), D{}, D{}, D{}, D{}};
 }
 
 // e^x for x <= 0 in the scan: exact for double data; for float data the float exp (relative
 // error ~1e-7, not accumulated: the exponents themselves stay in double) keeps the sequential
 // scan short.
-template <typename S>
-GLSP_HD double scan_exp(double x) {
+template <typename S, typename D>
+GLSP_HD D scan_exp(D x) {
   if constexpr (sizeof(S) == sizeof(float)) {
-    return static_cast<double>(exp_acc(static_cast<float>(x)));
+    return to_double(exp_acc(to_float(x)));
   } else {
     return exp_acc(x);
   }
 }
 
-template <bool Deriv, typename S>
-GLSP_HD ScanState load_state(const S* p, int64_t fs) {
-  ScanState s{static_cast<double>(p[0]), static_cast<double>(p[fs]), static_cast<double>(p[2 * fs]),
-              0.0, 0.0};
+template <bool Deriv, typename D, typename S>
+GLSP_HD ScanState<D> load_state(const S* p, int64_t fs) {
+  ScanState<D> s{load_lanes<D>(p), load_lanes<D>(p + fs), load_lanes<D>(p + 2 * fs), D{}, D{}};
   if (Deriv) {
-    s.da = static_cast<double>(p[3 * fs]);
-    s.db = static_cast<double>(p[4 * fs]);
+    s.da = load_lanes<D>(p + 3 * fs);
+    s.db = load_lanes<D>(p + 4 * fs);
   }
   return s;
 }
 
-template <bool Deriv, typename S>
-GLSP_HD void store_state(S* p, int64_t fs, const ScanState& s) {
-  p[0] = static_cast<S>(s.e);
-  p[fs] = static_cast<S>(s.a);
-  p[2 * fs] = static_cast<S>(s.b);
+template <bool Deriv, typename D, typename S>
+GLSP_HD void store_state(S* p, int64_t fs, const ScanState<D>& s) {
+  store_lanes(p, s.e);
+  store_lanes(p + fs, s.a);
+  store_lanes(p + 2 * fs, s.b);
   if (Deriv) {
-    p[3 * fs] = static_cast<S>(s.da);
-    p[4 * fs] = static_cast<S>(s.db);
+    store_lanes(p + 3 * fs, s.da);
+    store_lanes(p + 4 * fs, s.db);
   }
 }
 
 // s moved len tokens on (P -> e^{-len w} P, P' -> e^{-len w} (P' - len P)), plus add (a state at
 // the new position).
-template <bool Deriv, typename S>
-GLSP_HD void advance(ScanState& s, const ScanState& add, double len, double w) {
-  const double e = s.e - len * w;
-  const double m = e > add.e ? e : add.e;
-  const double s1 = scan_exp<S>(e - m), s2 = scan_exp<S>(add.e - m);
+template <bool Deriv, typename S, typename D>
+GLSP_HD void advance(ScanState<D>& s, const ScanState<D>& add, double len, D w) {
+  const D e = s.e - len * w;
+  const D m = vmax(e, add.e);
+  const D s1 = scan_exp<S>(e - m), s2 = scan_exp<S>(add.e - m);
   if (Deriv) {
     s.da = s1 * (s.da - len * s.a) + s2 * add.da;
     s.db = s1 * (s.db - len * s.b) + s2 * add.db;
@@ -186,15 +190,15 @@ GLSP_HD void advance(ScanState& s, const ScanState& add, double len, double w) {
 // Totals are read kScanBatch at a time, so a GPU thread waits for memory once per batch.
 constexpr int kScanBatch = 8;
 
-template <bool Deriv, typename S>
-GLSP_HD ScanState scan_states(const S* __restrict__ totals, S* __restrict__ carries, int64_t fs,
-                              int64_t es, int64_t first, int64_t last, int64_t unit, int64_t Tn,
-                              bool reverse, double w, ScanState s) {
+template <bool Deriv, typename D, typename S>
+GLSP_HD ScanState<D> scan_states(const S* __restrict__ totals, S* __restrict__ carries,
+                                 int64_t fs, int64_t es, int64_t first, int64_t last,
+                                 int64_t unit, int64_t Tn, bool reverse, D w, ScanState<D> s) {
   for (int64_t base = first; base < last; base += kScanBatch) {
-    ScanState batch[kScanBatch];
+    ScanState<D> batch[kScanBatch];
     GLSP_UNROLL for (int j = 0; j < kScanBatch; ++j) {
       const int64_t it = base + j < last ? base + j : last - 1;
-      batch[j] = load_state<Deriv>(totals + (reverse ? first + last - 1 - it : it) * es, fs);
+      batch[j] = load_state<Deriv, D>(totals + (reverse ? first + last - 1 - it : it) * es, fs);
     }
     GLSP_UNROLL for (int j = 0; j < kScanBatch; ++j) {
       if (base + j < last) {
@@ -208,52 +212,51 @@ GLSP_HD ScanState scan_states(const S* __restrict__ totals, S* __restrict__ carr
   return s;
 }
 
-// Lane i of a phase-2 level over segs segments per (direction, batch, channel), channel fastest.
+// Lane i of a phase-2 level over segs segments per (direction, batch, channel unit), units
+// fastest: a unit is a channel (GPU) or a channel group (CPU).
 struct ScanLane {
   int dir;
-  int64_t b, s, c;
-  GLSP_HD ScanLane(const ChunkGrid& g, int dir_begin, int64_t segs, int64_t i) {
-    c = i % g.C;
-    s = (i / g.C) % segs;
-    b = (i / (g.C * segs)) % g.B;
-    dir = dir_begin + static_cast<int>(i / (g.C * segs * g.B));
+  int64_t b, s, unit;
+  GLSP_HD ScanLane(const ChunkGrid& g, int dir_begin, int64_t segs, int64_t units, int64_t i) {
+    unit = i % units;
+    s = (i / units) % segs;
+    b = (i / (units * segs)) % g.B;
+    dir = dir_begin + static_cast<int>(i / (units * segs * g.B));
   }
 };
 
-// One lane of phase 2: (direction, batch, segment, channel). Level 1: the segment's total.
-template <bool Deriv, typename S>
+// One lane of phase 2: (direction, batch, segment, channels from c). Level 1: the segment's total.
+template <bool Deriv, typename D, typename S>
 GLSP_HD void segment_total(const ChunkGrid& g, const S* totals, S* seg_totals, const S* w, int dir,
                            int64_t b, int64_t s, int64_t c) {
-  const int64_t last = (s + 1) * g.G < g.n ? (s + 1) * g.G : g.n;
-  const ScanState t = scan_states<Deriv>(totals + dir * g.ds() + b * g.n * g.C + c,
-                                         static_cast<S*>(nullptr), g.fs(), g.C, s * g.G, last,
-                                         g.L, g.Tn, dir == 1, static_cast<double>(w[c]),
-                                         empty_state());
+  const ScanState<D> t = scan_states<Deriv>(
+      totals + dir * g.ds() + b * g.n * g.C + c, static_cast<S*>(nullptr), g.fs(), g.C, s * g.G,
+      g.segment_end(s), g.L, g.Tn, dir == 1, load_lanes<D>(w + c), empty_state<D>());
   store_state<Deriv>(seg_totals + dir * g.sds() + (b * g.nseg + s) * g.C + c, g.sfs(), t);
 }
 
-// Level 2 (lane (direction, batch, channel)): the state entering each segment.
-template <bool Deriv, typename S>
+// Level 2 (lane (direction, batch, channels)): the state entering each segment.
+template <bool Deriv, typename D, typename S>
 GLSP_HD void segment_scan(const ChunkGrid& g, const S* seg_totals, S* seg_carries, const S* w,
                           int dir, int64_t b, int64_t c) {
   const int64_t at = dir * g.sds() + b * g.nseg * g.C + c;
   scan_states<Deriv>(seg_totals + at, seg_carries + at, g.sfs(), g.C, 0, g.nseg, g.G * g.L, g.Tn,
-                     dir == 1, static_cast<double>(w[c]), empty_state());
+                     dir == 1, load_lanes<D>(w + c), empty_state<D>());
 }
 
 // Level 3: the state entering each chunk of the segment, from the segment's carry (seg_carries
 // may be null when there is a single segment).
-template <bool Deriv, typename S>
+template <bool Deriv, typename D, typename S>
 GLSP_HD void chunk_carries(const ChunkGrid& g, const S* totals, const S* seg_carries, S* carries,
                            const S* w, int dir, int64_t b, int64_t s, int64_t c) {
-  const ScanState enter =
+  const ScanState<D> enter =
       seg_carries == nullptr
-          ? empty_state()
-          : load_state<Deriv>(seg_carries + dir * g.sds() + (b * g.nseg + s) * g.C + c, g.sfs());
+          ? empty_state<D>()
+          : load_state<Deriv, D>(seg_carries + dir * g.sds() + (b * g.nseg + s) * g.C + c,
+                                 g.sfs());
   const int64_t at = dir * g.ds() + b * g.n * g.C + c;
-  const int64_t last = (s + 1) * g.G < g.n ? (s + 1) * g.G : g.n;
-  scan_states<Deriv>(totals + at, carries + at, g.fs(), g.C, s * g.G, last, g.L, g.Tn, dir == 1,
-                     static_cast<double>(w[c]), enter);
+  scan_states<Deriv>(totals + at, carries + at, g.fs(), g.C, s * g.G, g.segment_end(s), g.L, g.Tn,
+                     dir == 1, load_lanes<D>(w + c), enter);
 }
 
 // ---- phases 1 and 3: one chunk (Lc <= L tokens) on lanes V ----
