@@ -97,20 +97,21 @@ def test_forward_matches_reference(T, B, C, sign, causal):
     assert rel_err(op(w, u, k, v, causal), reference(w, u, k, v, causal)) <= 1e-5
 
 
-@pytest.mark.parametrize("C", [3, 17])
+@pytest.mark.parametrize(("B", "C"), [(2, 3), (1, 17), (2, 17)])
 @pytest.mark.parametrize("chunk", [1, 3, 8, 31, 64])
 @pytest.mark.parametrize("T", [1, 27, 100, 211])
-def test_any_chunk_size_gives_the_same_result(T, chunk, C):
+def test_any_chunk_size_gives_the_same_result(T, chunk, B, C):
     """Many chunks, partial last chunks and chunks longer than T: the shared CPU/CUDA algorithm.
 
-    With C=3 (2 B C < 64 scan lanes) the CPU runs phase 2 in segments of ~sqrt(n) chunks, the
-    schedule the CUDA kernel always uses; with C=17 in one segment.
+    With B C < 32 (2 B C < 64 scan lanes) the CPU runs phase 2 in segments of ~sqrt(n) chunks,
+    the schedule the CUDA kernel always uses: C=3 on single channels, C=17 on a 16-channel group
+    plus a single channel; with B=2, C=17 in one segment.
     """
-    w, u, k, v = make_inputs(2, T, C, seed=chunk)
+    w, u, k, v = make_inputs(B, T, C, seed=chunk)
     for causal in (False, True):
         ref = reference(w, u, k, v, causal)
         assert rel_err(op(w, u, k, v, causal, chunk), ref) <= 1e-5
-        gy = torch.randn(2, T, C, dtype=torch.float64)
+        gy = torch.randn(B, T, C, dtype=torch.float64)
         got = op_grads(*(x.double() for x in (w, u, k, v)), gy, causal, chunk)
         for g, r in zip(got, reference_grads(w, u, k, v, gy, causal), strict=True):
             assert rel_err(g, r) <= 1e-10
