@@ -2,7 +2,8 @@
 //
 // Work items are (batch, channel group, chunk): a group is kLanes consecutive channels, computed
 // as one vector lane type (VecF / VecD), or, for the C % kLanes remaining channels, a single
-// channel. Phases 1 and 3 run in parallel over work items, phase 2 over its scan lanes.
+// channel. Phases 1 and 3 run in parallel over work items, phase 2 over its scan lanes (direction,
+// batch, segment, channel group), with the same vector or single-channel lanes in double.
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
