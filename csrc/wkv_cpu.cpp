@@ -40,28 +40,34 @@ struct Geometry : ChunkGrid {
         full(C / kLanes),
         groups(full + C % kLanes) {}
   int64_t tasks() const { return B * groups * n; }
+  int64_t scratch_size() const { return 3 * B * n * L * C; }  // see Task::scr
   bool wide(int64_t grp) const { return grp < full; }  // kLanes channels, else one
   int64_t first_channel(int64_t grp) const {
     return grp < full ? grp * kLanes : full * kLanes + (grp - full);
   }
 };
 
-// One work item: batch b, chunk ci, channels [c0, c0 + (wide ? kLanes : 1)). Groups vary fastest,
-// so consecutive items read consecutive memory.
+// One work item: batch b, chunk ci, channels [c0, c0 + width). Groups vary fastest, so
+// consecutive items read consecutive memory.
 struct Task {
   bool wide;
   int Lc;
-  int64_t c0;
+  int64_t c0, width;
   int64_t tok;  // offset of (b, first token of the chunk, c0) in a (B, T, C) tensor
   int64_t chk;  // offset of (b, ci, c0) in a state field
+  // offset of the item's backward scratch: one contiguous block [3 fields][L tokens][width], so
+  // the g pass reads it sequentially (token stride width, field stride L width)
+  int64_t scr;
 
   Task(const Geometry& g, int64_t i) {
     const int64_t grp = i % g.groups, ci = (i / g.groups) % g.n, b = i / (g.n * g.groups);
     wide = g.wide(grp);
     c0 = g.first_channel(grp);
+    width = wide ? kLanes : 1;
     Lc = static_cast<int>(g.chunk_len(ci));
     tok = (b * g.Tn + ci * g.L) * g.C + c0;
     chk = (b * g.n + ci) * g.C + c0;
+    scr = 3 * g.L * ((b * g.n + ci) * g.C + c0);
   }
 };
 
@@ -216,12 +222,12 @@ template <bool Causal, typename scalar_t>
 void backward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& gw, at::Tensor& gu,
                    at::Tensor& gk, at::Tensor& gv) {
   using T = at::opmath_type<scalar_t>;
-  // totals and carries of the (k, v) and the g scans, scratch [3][B][T][C], partials [2][B][n][C],
+  // totals and carries of the (k, v) and the g scans, scratch (Task::scr), partials [2][B][n][C],
   // segment buffers
   const int64_t states = 2 * g.ds();
-  T* tp = workspace<T>(4 * states + 3 * g.ss() + 2 * g.fs() + 4 * g.sds());
+  T* tp = workspace<T>(4 * states + g.scratch_size() + 2 * g.fs() + 4 * g.sds());
   T *cp = tp + states, *gtp = cp + states, *gcp = gtp + states;
-  T *sp = gcp + states, *pp = sp + 3 * g.ss(), *seg = pp + 2 * g.fs();
+  T *sp = gcp + states, *pp = sp + g.scratch_size(), *seg = pp + 2 * g.fs();
   const T *w = in.w.data_ptr<T>(), *u = in.u.data_ptr<T>();
   const scalar_t *k = in.k.data_ptr<scalar_t>(), *v = in.v.data_ptr<scalar_t>();
   const scalar_t* gy = in.gy.data_ptr<scalar_t>();
@@ -231,16 +237,17 @@ void backward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& gw, at
   parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
     using V = typename decltype(lane)::type;
     chunk_backward_kv<Causal, kMaxChunk, V>(k + t.tok, v + t.tok, gy + t.tok, g.C, t.Lc, w + t.c0,
-                                            u + t.c0, cp + t.chk, g.fs(), g.ds(), sp + t.tok,
-                                            g.ss(), gtp + t.chk, pp + t.chk, g.fs());
+                                            u + t.c0, cp + t.chk, g.fs(), g.ds(), sp + t.scr,
+                                            t.width, g.L * t.width, gtp + t.chk, pp + t.chk,
+                                            g.fs());
   });
   // the g scans: both directions when bidirectional, only direction 1 (s > i) when causal
   phase2<false, scalar_t>(g, gtp, gcp, seg, w, Causal ? 1 : 0, Causal ? 1 : 2);
   parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
     using V = typename decltype(lane)::type;
     chunk_backward_g<Causal, kMaxChunk, V>(k + t.tok, v + t.tok, gkp + t.tok, gvp + t.tok, g.C,
-                                           t.Lc, w + t.c0, u + t.c0, sp + t.tok, g.ss(),
-                                           gcp + t.chk, g.fs(), g.ds());
+                                           t.Lc, w + t.c0, u + t.c0, sp + t.scr, t.width,
+                                           g.L * t.width, gcp + t.chk, g.fs(), g.ds());
   });
   // gw, gu: per-chunk partials summed in a fixed order (deterministic)
   at::Tensor sums = at::zeros({2, g.C}, in.k.options().dtype(at::kDouble));

@@ -31,6 +31,7 @@ struct Dims : ChunkGrid {
       : ChunkGrid(k.size(0), k.size(1), k.size(2),
                   chunk > 0 ? std::min<int64_t>(chunk, kCudaChunk) : kCudaChunk, true) {}
   __host__ __device__ int64_t items() const { return B * n * C; }  // phase-1/3 threads
+  __host__ __device__ int64_t ss() const { return B * Tn * C; }  // scratch field stride
 };
 
 // Work item i = (b, ci, c): offset of its first token and its length.
@@ -110,8 +111,8 @@ __global__ void __launch_bounds__(kThreads)
     const Item it(d, i);
     chunk_backward_kv<Causal, kCudaChunk, T>(k + it.tok, v + it.tok, gy + it.tok, d.C, it.Lc,
                                              w + it.c, u + it.c, carries + i, d.fs(), d.ds(),
-                                             scratch + it.tok, d.ss(), g_totals + i, part + i,
-                                             d.fs());
+                                             scratch + it.tok, d.C, d.ss(), g_totals + i,
+                                             part + i, d.fs());
   }
 }
 
@@ -123,7 +124,7 @@ __global__ void __launch_bounds__(kThreads)
     const Item it(d, i);
     chunk_backward_g<Causal, kCudaChunk, T>(k + it.tok, v + it.tok, gk + it.tok, gv + it.tok,
                                             d.C, it.Lc, w + it.c, u + it.c, scratch + it.tok,
-                                            d.ss(), g_carries + i, d.fs(), d.ds());
+                                            d.C, d.ss(), g_carries + i, d.fs(), d.ds());
   }
 }
 

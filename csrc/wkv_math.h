@@ -56,7 +56,6 @@ struct ChunkGrid {
   GLSP_HD int64_t ds() const { return kStateFields * fs(); }  // their direction stride
   GLSP_HD int64_t sfs() const { return B * nseg * C; }  // field stride of the segment buffers
   GLSP_HD int64_t sds() const { return kStateFields * sfs(); }
-  GLSP_HD int64_t ss() const { return B * Tn * C; }  // field stride of the backward scratch
   GLSP_HD int64_t chunk_len(int64_t ci) const { return L < Tn - ci * L ? L : Tn - ci * L; }
   GLSP_HD int64_t segment_end(int64_t s) const { return (s + 1) * G < n ? (s + 1) * G : n; }
 };
@@ -364,7 +363,8 @@ GLSP_HD void chunk_forward(const scalar_t* __restrict__ k, const scalar_t* __res
 }
 
 // Backward, phase 3 on (k, v): rebuilds y and the log-scaled g = gy / den for one chunk, writes
-// them to scratch ([3][B][T][C]: q = -log offset, ghat, y; g = ghat e^q; ss: its field stride),
+// them to the chunk's scratch (fields q = -log offset, ghat, y, with g = ghat e^q; srow: token
+// stride, ss: field stride; the layout is the caller's),
 // this chunk's partial gw, gu (part, part + ps) and the chunk totals of (g, g y) with log weights
 // q (g_totals, a state buffer like carries).
 template <bool Causal, int L, typename V, typename scalar_t>
@@ -373,7 +373,7 @@ GLSP_HD void chunk_backward_kv(const scalar_t* __restrict__ k, const scalar_t* _
                                const scalar_of<V>* __restrict__ w_in,
                                const scalar_of<V>* __restrict__ u_in,
                                const scalar_of<V>* __restrict__ carries, int64_t fs, int64_t ds,
-                               scalar_of<V>* __restrict__ scratch, int64_t ss,
+                               scalar_of<V>* __restrict__ scratch, int64_t srow, int64_t ss,
                                scalar_of<V>* __restrict__ g_totals, scalar_of<V>* __restrict__ part,
                                int64_t ps) {
   using S = scalar_of<V>;
@@ -420,9 +420,9 @@ GLSP_HD void chunk_backward_kv(const scalar_t* __restrict__ k, const scalar_t* _
       const V g = gys[j] / den;  // gy / den = g e^{m}
       gu += cB * g * (vv - yy);  // gy * dy/du
       gw += g * (d_num - yy * d_den);  // gy * dy/dw
-      store_lanes(scratch + j * row, -m);
-      store_lanes(scratch + ss + j * row, g);
-      store_lanes(scratch + 2 * ss + j * row, yy);
+      store_lanes(scratch + j * srow, -m);
+      store_lanes(scratch + ss + j * srow, g);
+      store_lanes(scratch + 2 * ss + j * srow, yy);
       // totals of (g, g y) at log weight -m: direction 0 only when bidirectional (the prefix of
       // g feeds tokens after s); direction 1 (mirrored index) always
       if constexpr (!Causal) g_pre.add(S(j), -m, g, g * yy, w);
@@ -445,12 +445,13 @@ GLSP_HD void chunk_backward_g(const scalar_t* __restrict__ k, const scalar_t* __
                               scalar_t* __restrict__ gk, scalar_t* __restrict__ gv, int64_t row,
                               int Lc, const scalar_of<V>* __restrict__ w_in,
                               const scalar_of<V>* __restrict__ u_in,
-                              const scalar_of<V>* __restrict__ scratch, int64_t ss,
+                              const scalar_of<V>* __restrict__ scratch, int64_t srow,
+                              int64_t ss,
                               const scalar_of<V>* __restrict__ carries, int64_t fs, int64_t ds) {
   using S = scalar_of<V>;
   const V w = load_lanes<V>(w_in), u = load_lanes<V>(u_in);
-  const Rows<L, V, S> qs(scratch, row, Lc), gs(scratch + ss, row, Lc),
-      ys(scratch + 2 * ss, row, Lc);
+  const Rows<L, V, S> qs(scratch, srow, Lc), gs(scratch + ss, srow, Lc),
+      ys(scratch + 2 * ss, srow, Lc);
   V sE[L], sA[L], sB[L];
   suffix_pass<L>(carries + ds, fs, Lc, w, [&](int j, V& kap, V& alpha, V& beta) {
     kap = qs[j];
