@@ -2,7 +2,9 @@
 
 For B=2, C in --channels, T from --t-min to --t-max (x --t-step): forward and forward+backward
 time of the kernel and of the fallback (up to --fallback-max-t), and the time of copying the
-bytes the op must move in the same run (12 N bytes forward, 20 N backward, N = B T C, float32).
+bytes the op must move (12 N bytes forward, 20 N backward, N = B T C, float32), timed in
+alternation with the kernel: "x copy" is the median ratio of those pairs, times are the fastest
+call.
 CPU: also 1 thread vs all threads at T=32768, and 1-thread process CPU time there. CUDA: forward
 as % of the copy bound at B=2, T=32768, C=64. Prints a table and writes bench_wkv.json and
 bench_wkv.png to --out.
@@ -28,20 +30,54 @@ B = 2
 T_SCALING = 32768
 
 
+def timed_call(device: str, fn: Callable[[], object],
+               clock: Callable[[], float] = time.perf_counter) -> float:
+    """Seconds of one call of fn (on a GPU, from idle to finished)."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start = clock()
+    fn()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return clock() - start
+
+
 def timer(device: str, fn: Callable[[], object], min_time: float, max_reps: int = 50,
           clock: Callable[[], float] = time.perf_counter) -> float:
-    """Median seconds per call after one warm-up call (clock: wall time, or process CPU time)."""
+    """Fastest of the timed calls, in seconds, after one warm-up call (clock: wall time, or process
+    CPU time). The minimum, not the median: on shared machines the slower repeats measure the
+    other jobs (the timeit rationale)."""
     fn()
     times: list[float] = []
     while len(times) < 3 or (sum(times) < min_time and len(times) < max_reps):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = clock()
-        fn()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times.append(clock() - start)
-    return statistics.median(times)
+        times.append(timed_call(device, fn, clock))
+    return min(times)
+
+
+def paired_timer(device: str, fn: Callable[[], object], baseline: Callable[[], object],
+                 min_time: float, max_reps: int = 50,
+                 clock: Callable[[], float] = time.perf_counter) -> tuple[float, float, float]:
+    """fn and baseline timed alternately after a warm-up call each: the fastest of each, and the
+    median of the per-pair ratios fn / baseline. Both calls of a pair see the same load, so the
+    ratio holds on shared machines, where timings taken one after the other drift apart."""
+    fn()
+    baseline()
+    a: list[float] = []
+    b: list[float] = []
+    while len(a) < 3 or (sum(a) + sum(b) < min_time and len(a) < max_reps):
+        a.append(timed_call(device, fn, clock))
+        b.append(timed_call(device, baseline, clock))
+    return min(a), min(b), statistics.median([x / y for x, y in zip(a, b, strict=True)])
+
+
+def cpu_jiffies() -> tuple[int, int] | None:
+    """(steal, total) CPU time of all cores from /proc/stat: steal is time a virtual machine's
+    cores waited for the host, so it shows how far other guests disturbed a run. None off Linux."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7] if len(fields) > 7 else 0), sum(fields)
 
 
 def inputs(T: int, C: int, device: str):
@@ -87,10 +123,10 @@ def measure(device: str, T: int, C: int, fallback_max_t: int, min_time: float) -
     N = B * T * C
     row = {"T": T, "C": C, "N": N}
     fwd, fwd_bwd = kernel_fns(w, u, k, v, gy)
-    row["kernel_fwd"] = timer(device, fwd, min_time)
-    row["kernel_fwd_bwd"] = timer(device, fwd_bwd, min_time)
-    row["copy_fwd"] = timer(device, copy_fn(12 * N, device), min_time)
-    row["copy_fwd_bwd"] = timer(device, copy_fn(32 * N, device), min_time)
+    row["kernel_fwd"], row["copy_fwd"], row["fwd_x_copy"] = paired_timer(
+        device, fwd, copy_fn(12 * N, device), min_time)
+    row["kernel_fwd_bwd"], row["copy_fwd_bwd"], row["fwd_bwd_x_copy"] = paired_timer(
+        device, fwd_bwd, copy_fn(32 * N, device), min_time)
     if fallback_max_t >= T:
         fwd, fwd_bwd = fallback_fns(w, u, k, v, gy)
         row["fallback_fwd"] = timer(device, fwd, min_time, max_reps=3)
@@ -98,24 +134,33 @@ def measure(device: str, T: int, C: int, fallback_max_t: int, min_time: float) -
     return row
 
 
+def on_threads(n: int, fn: Callable[[], object]) -> Callable[[], object]:
+    """fn run with n intra-op threads."""
+    def call():
+        torch.set_num_threads(n)
+        return fn()
+    return call
+
+
 def thread_scaling(min_time: float) -> dict:
-    """1 thread vs all at T=32768, C=64, plus the 1-thread process CPU time of the kernel and of
-    the copy: unlike wall time, it does not grow when other jobs share the cores."""
+    """1 thread vs all at T=32768, C=64 (alternating calls), plus the 1-thread process CPU time of
+    the kernel and of the copy: unlike wall time, it does not grow when other jobs share the
+    cores."""
     w, u, k, v, gy = inputs(T_SCALING, 64, "cpu")
     fwd, fwd_bwd = kernel_fns(w, u, k, v, gy)
     threads = torch.get_num_threads()
     result = {"T": T_SCALING, "C": 64, "threads": threads}
     try:
+        result["fwd_bwd_1_thread"], result["fwd_bwd_all_threads"], result["speedup"] = (
+            paired_timer("cpu", on_threads(1, fwd_bwd), on_threads(threads, fwd_bwd), min_time))
         torch.set_num_threads(1)
-        result["fwd_bwd_1_thread"] = timer("cpu", fwd_bwd, min_time)
-        for name, fn in (("fwd", fwd), ("fwd_bwd", fwd_bwd),
-                         ("copy_fwd_bwd", copy_fn(32 * B * T_SCALING * 64, "cpu"))):
-            result[f"cpu_time_1_thread_{name}"] = timer("cpu", fn, min_time,
-                                                        clock=time.process_time)
+        result["cpu_time_1_thread_fwd"] = timer("cpu", fwd, min_time, clock=time.process_time)
+        (result["cpu_time_1_thread_fwd_bwd"], result["cpu_time_1_thread_copy_fwd_bwd"],
+         result["cpu_time_1_thread_x_copy"]) = paired_timer(
+            "cpu", fwd_bwd, copy_fn(32 * B * T_SCALING * 64, "cpu"), min_time,
+            clock=time.process_time)
     finally:
         torch.set_num_threads(threads)
-    result["fwd_bwd_all_threads"] = timer("cpu", fwd_bwd, min_time)
-    result["speedup"] = result["fwd_bwd_1_thread"] / result["fwd_bwd_all_threads"]
     return result
 
 
@@ -131,7 +176,7 @@ def table(rows: list[dict]) -> str:
         lines.append(
             f"{r['C']:>4} {r['T']:>7} | {1e3 * r['kernel_fwd']:8.2f} "
             f"{1e3 * r['kernel_fwd_bwd']:8.2f}"
-            f" | {1e3 * r['copy_fwd_bwd']:8.2f} {r['kernel_fwd_bwd'] / r['copy_fwd_bwd']:6.2f} | "
+            f" | {1e3 * r['copy_fwd_bwd']:8.2f} {r['fwd_bwd_x_copy']:6.2f} | "
             + (f"{1e3 * fb:12.1f} {fb / r['kernel_fwd_bwd']:8.1f}" if fb else
                f"{'(T capped)':>12} {'':>8}")
             + f" | {growth}")
@@ -180,6 +225,7 @@ def main() -> None:
     while args.t_max >= T:
         lengths.append(T)
         T *= args.t_step
+    jiffies_before = cpu_jiffies()
     rows = []
     for C in args.channels:
         for T in lengths:
@@ -193,20 +239,28 @@ def main() -> None:
     else:
         result["gpu"] = torch.cuda.get_device_name()
         bound = measure("cuda", T_SCALING, 64, 0, args.min_time)
-        result["fwd_pct_of_copy_bound"] = 100 * bound["copy_fwd"] / bound["kernel_fwd"]
+        result["fwd_pct_of_copy_bound"] = 100 / bound["fwd_x_copy"]
+    jiffies_after = cpu_jiffies()
+    if jiffies_before and jiffies_after and jiffies_after[1] > jiffies_before[1]:
+        result["host_steal_pct"] = 100 * ((jiffies_after[0] - jiffies_before[0])
+                                          / (jiffies_after[1] - jiffies_before[1]))
     print(f"\nWKV benchmark, device={args.device}, B={B}, threads={torch.get_num_threads()}, "
           f"backend={info['backend']} ({info['source']}); copy = memory copy of 12N (fwd) / "
-          f"32N (fwd+bwd) bytes; fallback measured for T <= {args.fallback_max_t}")
+          f"32N (fwd+bwd) bytes, x copy = median ratio of alternating kernel/copy calls; times: "
+          f"fastest call; fallback measured for T <= {args.fallback_max_t}")
     print(table(rows))
     if "thread_scaling" in result:
         s = result["thread_scaling"]
         print(f"\nthreads at T={s['T']}, C=64: fwd+bwd 1 thread {1e3 * s['fwd_bwd_1_thread']:.1f} "
               f"ms, {s['threads']} threads {1e3 * s['fwd_bwd_all_threads']:.1f} ms, "
-              f"speedup {s['speedup']:.2f}x")
+              f"speedup {s['speedup']:.2f}x (median ratio of alternating calls)")
         print(f"1-thread CPU time (process_time): fwd {1e3 * s['cpu_time_1_thread_fwd']:.1f} ms, "
               f"fwd+bwd {1e3 * s['cpu_time_1_thread_fwd_bwd']:.1f} ms, copy of 32N bytes "
               f"{1e3 * s['cpu_time_1_thread_copy_fwd_bwd']:.1f} ms: fwd+bwd = "
-              f"{s['cpu_time_1_thread_fwd_bwd'] / s['cpu_time_1_thread_copy_fwd_bwd']:.1f}x copy")
+              f"{s['cpu_time_1_thread_x_copy']:.1f}x copy")
+    if "host_steal_pct" in result:
+        print(f"host steal during the run: {result['host_steal_pct']:.1f}% of CPU time (time this "
+              "virtual machine's cores waited for other guests)")
     if "fwd_pct_of_copy_bound" in result:
         print(f"\n{result['gpu']}: forward at B=2, T={T_SCALING}, C=64 runs at "
               f"{result['fwd_pct_of_copy_bound']:.0f}% of the memory-copy bound (12N bytes)")
