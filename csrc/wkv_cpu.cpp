@@ -136,8 +136,7 @@ void parallel_items(int64_t count, int64_t grain, const F& items) {
 template <typename scalar_t, typename F>
 void parallel_tasks(const Geometry& g, const F& fn) {
   using T = at::opmath_type<scalar_t>;
-  parallel_items<scalar_t>(g.tasks(), 4, [&](int64_t begin, int64_t end)
-                                             __attribute__((always_inline)) {
+  const auto items = [&](int64_t begin, int64_t end) __attribute__((always_inline)) {
     for (int64_t i = begin; i < end; ++i) {
       const Task t(g, i);
       if (t.wide)
@@ -145,7 +144,8 @@ void parallel_tasks(const Geometry& g, const F& fn) {
       else
         fn(t, LaneTag<T>{});
     }
-  });
+  };
+  parallel_items<scalar_t>(g.tasks(), 4, items);
 }
 
 // Phase 1: every chunk's totals.
@@ -162,8 +162,7 @@ void phase1(const Geometry& g, const scalar_t* k, const scalar_t* v, const T* w,
 // level, in parallel; D: VecD for a group of kLanes channels, else double.
 template <typename scalar_t, typename F>
 void scan_level(const Geometry& g, int dir_begin, int n_dirs, int64_t segs, const F& fn) {
-  parallel_items<scalar_t>(n_dirs * g.B * segs * g.groups, 1, [&](int64_t begin, int64_t end)
-                                                                  __attribute__((always_inline)) {
+  const auto lanes = [&](int64_t begin, int64_t end) __attribute__((always_inline)) {
     for (int64_t i = begin; i < end; ++i) {
       const ScanLane l(g, dir_begin, segs, g.groups, i);
       if (g.wide(l.unit))
@@ -171,7 +170,8 @@ void scan_level(const Geometry& g, int dir_begin, int n_dirs, int64_t segs, cons
       else
         fn(l, g.first_channel(l.unit), LaneTag<double>{});
     }
-  });
+  };
+  parallel_items<scalar_t>(n_dirs * g.B * segs * g.groups, 1, lanes);
 }
 
 // Phase 2 for directions [dir_begin, dir_begin + n_dirs): chunk totals -> carries. seg: room for
@@ -181,23 +181,26 @@ void phase2(const Geometry& g, const T* totals, T* carries, T* seg, const T* w, 
             int n_dirs) {
   T *seg_totals = seg, *seg_carries = seg + 2 * g.sds();
   if (g.nseg > 1) {
-    scan_level<scalar_t>(g, dir_begin, n_dirs, g.nseg,
-                         [&](const ScanLane& l, int64_t c, auto lane) __attribute__((always_inline)) {
-                           using D = typename decltype(lane)::type;
-                           segment_total<Deriv, D>(g, totals, seg_totals, w, l.dir, l.b, l.s, c);
-                         });
-    scan_level<scalar_t>(g, dir_begin, n_dirs, 1,
-                         [&](const ScanLane& l, int64_t c, auto lane) __attribute__((always_inline)) {
-                           using D = typename decltype(lane)::type;
-                           segment_scan<Deriv, D>(g, seg_totals, seg_carries, w, l.dir, l.b, c);
-                         });
+    scan_level<scalar_t>(
+        g, dir_begin, n_dirs, g.nseg,
+        [&](const ScanLane& l, int64_t c, auto lane) __attribute__((always_inline)) {
+          using D = typename decltype(lane)::type;
+          segment_total<Deriv, D>(g, totals, seg_totals, w, l.dir, l.b, l.s, c);
+        });
+    scan_level<scalar_t>(
+        g, dir_begin, n_dirs, 1,
+        [&](const ScanLane& l, int64_t c, auto lane) __attribute__((always_inline)) {
+          using D = typename decltype(lane)::type;
+          segment_scan<Deriv, D>(g, seg_totals, seg_carries, w, l.dir, l.b, c);
+        });
   }
-  scan_level<scalar_t>(g, dir_begin, n_dirs, g.nseg,
-                       [&](const ScanLane& l, int64_t c, auto lane) __attribute__((always_inline)) {
-                         using D = typename decltype(lane)::type;
-                         chunk_carries<Deriv, D>(g, totals, g.nseg > 1 ? seg_carries : nullptr,
-                                                 carries, w, l.dir, l.b, l.s, c);
-                       });
+  scan_level<scalar_t>(
+      g, dir_begin, n_dirs, g.nseg,
+      [&](const ScanLane& l, int64_t c, auto lane) __attribute__((always_inline)) {
+        using D = typename decltype(lane)::type;
+        chunk_carries<Deriv, D>(g, totals, g.nseg > 1 ? seg_carries : nullptr, carries, w, l.dir,
+                                l.b, l.s, c);
+      });
 }
 
 template <bool Causal, typename scalar_t>

@@ -445,8 +445,7 @@ GLSP_HD void chunk_backward_g(const scalar_t* __restrict__ k, const scalar_t* __
                               scalar_t* __restrict__ gk, scalar_t* __restrict__ gv, int64_t row,
                               int Lc, const scalar_of<V>* __restrict__ w_in,
                               const scalar_of<V>* __restrict__ u_in,
-                              const scalar_of<V>* __restrict__ scratch, int64_t srow,
-                              int64_t ss,
+                              const scalar_of<V>* __restrict__ scratch, int64_t srow, int64_t ss,
                               const scalar_of<V>* __restrict__ carries, int64_t fs, int64_t ds) {
   using S = scalar_of<V>;
   const V w = load_lanes<V>(w_in), u = load_lanes<V>(u_in);
