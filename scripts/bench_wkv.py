@@ -77,7 +77,7 @@ def cpu_jiffies() -> tuple[int, int] | None:
         fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     except (OSError, ValueError):
         return None
-    return (fields[7] if len(fields) > 7 else 0), sum(fields)
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])  # guest time is in user time
 
 
 def inputs(T: int, C: int, device: str):
