@@ -52,7 +52,7 @@ struct Geometry : ChunkGrid {
 struct Task {
   bool wide;
   int Lc;
-  int64_t c0, width;
+  int64_t c0;
   int64_t tok;  // offset of (b, first token of the chunk, c0) in a (B, T, C) tensor
   int64_t chk;  // offset of (b, ci, c0) in a state field
   // offset of the item's backward scratch: one contiguous block [3 fields][L tokens][width], so
@@ -63,12 +63,12 @@ struct Task {
     const int64_t grp = i % g.groups, ci = (i / g.groups) % g.n, b = i / (g.n * g.groups);
     wide = g.wide(grp);
     c0 = g.first_channel(grp);
-    width = wide ? kLanes : 1;
     Lc = static_cast<int>(g.chunk_len(ci));
     tok = (b * g.Tn + ci * g.L) * g.C + c0;
     chk = (b * g.n + ci) * g.C + c0;
-    scr = 3 * g.L * ((b * g.n + ci) * g.C + c0);
+    scr = 3 * g.L * chk;  // [b][ci] blocks of 3 L C values, a group's at 3 L c0
   }
+  int64_t width() const { return wide ? kLanes : 1; }
 };
 
 // Memory for the per-call buffers (states, scratch), kept by each thread across calls: fresh
@@ -165,10 +165,11 @@ void scan_level(const Geometry& g, int dir_begin, int n_dirs, int64_t segs, cons
   const auto lanes = [&](int64_t begin, int64_t end) __attribute__((always_inline)) {
     for (int64_t i = begin; i < end; ++i) {
       const ScanLane l(g, dir_begin, segs, g.groups, i);
+      const int64_t c = g.first_channel(l.unit);
       if (g.wide(l.unit))
-        fn(l, g.first_channel(l.unit), LaneTag<VecD>{});
+        fn(l, c, LaneTag<VecD>{});
       else
-        fn(l, g.first_channel(l.unit), LaneTag<double>{});
+        fn(l, c, LaneTag<double>{});
     }
   };
   parallel_items<scalar_t>(n_dirs * g.B * segs * g.groups, 1, lanes);
@@ -241,7 +242,7 @@ void backward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& gw, at
     using V = typename decltype(lane)::type;
     chunk_backward_kv<Causal, kMaxChunk, V>(k + t.tok, v + t.tok, gy + t.tok, g.C, t.Lc, w + t.c0,
                                             u + t.c0, cp + t.chk, g.fs(), g.ds(), sp + t.scr,
-                                            t.width, g.L * t.width, gtp + t.chk, pp + t.chk,
+                                            t.width(), g.L * t.width(), gtp + t.chk, pp + t.chk,
                                             g.fs());
   });
   // the g scans: both directions when bidirectional, only direction 1 (s > i) when causal
@@ -249,8 +250,8 @@ void backward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& gw, at
   parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
     using V = typename decltype(lane)::type;
     chunk_backward_g<Causal, kMaxChunk, V>(k + t.tok, v + t.tok, gkp + t.tok, gvp + t.tok, g.C,
-                                           t.Lc, w + t.c0, u + t.c0, sp + t.scr, t.width,
-                                           g.L * t.width, gcp + t.chk, g.fs(), g.ds());
+                                           t.Lc, w + t.c0, u + t.c0, sp + t.scr, t.width(),
+                                           g.L * t.width(), gcp + t.chk, g.fs(), g.ds());
   });
   // gw, gu: per-chunk partials summed in a fixed order (deterministic)
   at::Tensor sums = at::zeros({2, g.C}, in.k.options().dtype(at::kDouble));
