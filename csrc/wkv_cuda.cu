@@ -1,12 +1,14 @@
 // CUDA kernels of glsp::wkv and glsp::wkv_backward (algorithm: wkv_math.h, shared with the CPU).
 //
-// Phases 1 and 3 run one thread per (batch, chunk, channel), channel fastest, so a warp reads
-// consecutive channels of a token (coalesced). Chunks are at most kCudaChunk tokens: the loops are
-// unrolled to that length, so a thread's suffix buffers live in registers. Phase 2 scans the chunk
-// totals of each (direction, batch, channel) in two levels, segments of about sqrt(n) chunks
-// (totals per segment, a scan over segments, then each segment's chunks from its carry), so its
-// sequential depth is ~3 sqrt(n), not n. No atomics and no warp shuffles: gw, gu are per-chunk
-// partials summed in a fixed order.
+// Phases 1 and 3 run one thread per (batch, chunk, channel), in blocks of 32 channels x
+// kTileChunks consecutive chunks (a tile), so a warp reads 32 consecutive channels of a token
+// (coalesced). Chunks are at most kCudaChunk tokens: the loops are unrolled to that length, so a
+// thread's per-token arrays live in registers. Phase 2 is split by tiles: phase 1 folds its
+// block's chunk totals in shared memory into each chunk's carry from inside its tile and the
+// tile's total; one kernel scans the tile totals of each (direction, batch, channel), with
+// kScanRanges threads each taking a range of tiles, the range totals joined in shared memory;
+// phase 3 joins a chunk's tile carry with its in-tile carry. Three launches a scan, no atomics,
+// no warp shuffles: gw, gu are per-chunk partials summed in a fixed order.
 #include <ATen/OpMathType.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -15,6 +17,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "wkv_check.h"
 #include "wkv_math.h"
@@ -22,110 +25,224 @@
 namespace glsp {
 namespace {
 
-constexpr int kThreads = 128;
 constexpr int kCudaChunk = 16;  // longest chunk on the GPU (a `chunk` argument above is capped)
+constexpr int kWarp = 32;  // channels of a block
+constexpr int kTileChunks = 8;  // chunks of a tile: block rows of phases 1 and 3
+constexpr int kTileThreads = kWarp * kTileChunks;
+constexpr int kScanRanges = 16;  // threads per channel in the tile scan
+// A block's chunk states in shared memory: [direction][field][chunk in tile][channel].
+constexpr int kTileStates = 2 * kStateFields * kTileThreads;
+constexpr int kTileDirStride = kStateFields * kTileThreads;
 
-// The chunk grid of one call; a `chunk` argument above kCudaChunk is capped.
+// The chunk and tile grids of one call; a `chunk` argument above kCudaChunk is capped.
 struct Dims : ChunkGrid {
+  int64_t nt;  // tiles
+
   Dims(const at::Tensor& k, int64_t chunk)
       : ChunkGrid(k.size(0), k.size(1), k.size(2),
-                  chunk > 0 ? std::min<int64_t>(chunk, kCudaChunk) : kCudaChunk, true) {}
-  __host__ __device__ int64_t items() const { return B * n * C; }  // phase-1/3 threads
+                  chunk > 0 ? std::min<int64_t>(chunk, kCudaChunk) : kCudaChunk, false),
+        nt((n + kTileChunks - 1) / kTileChunks) {
+    TORCH_CHECK(B * nt <= std::numeric_limits<int32_t>::max() && (C + kWarp - 1) / kWarp <= 65535,
+                "glsp::wkv (CUDA): input of shape ", k.sizes(), " exceeds the launch grid (B * T / ",
+                kTileChunks * L, " < 2^31 and C <= ", 65535 * kWarp, "); split the batch");
+  }
   __host__ __device__ int64_t ss() const { return B * Tn * C; }  // scratch field stride
+  __host__ __device__ int64_t tfs() const { return B * nt * C; }  // field stride of tile states
+  __host__ __device__ int64_t tds() const { return kStateFields * tfs(); }  // their direction stride
+  __host__ __device__ int64_t tile_tokens() const { return kTileChunks * L; }
 };
 
-// Work item i = (b, ci, c): offset of its first token and its length.
-struct Item {
-  int64_t c, tok;
-  int Lc;
-  __device__ Item(const Dims& d, int64_t i) {
-    c = i % d.C;
-    const int64_t ci = (i / d.C) % d.n, b = i / (d.C * d.n);
-    tok = (b * d.Tn + ci * d.L) * d.C + c;
-    Lc = static_cast<int>(d.chunk_len(ci));
+// The thread of (batch b, chunk ci, channel c) in a tile block: block (b, tile) x channel group,
+// thread (channel, chunk j of the tile). Lc: the chunk's length, 0 when the chunk or the channel
+// does not exist.
+struct TileThread {
+  int64_t b, tile, ci, c;
+  int j, Lc;
+
+  __device__ explicit TileThread(const Dims& d) {
+    const uint32_t nt = static_cast<uint32_t>(d.nt);
+    b = blockIdx.x / nt;
+    tile = blockIdx.x % nt;
+    j = static_cast<int>(threadIdx.y);
+    ci = tile * kTileChunks + j;
+    c = static_cast<int64_t>(blockIdx.y) * kWarp + threadIdx.x;
+    Lc = c < d.C && ci < d.n ? static_cast<int>(d.chunk_len(ci)) : 0;
+  }
+  __device__ bool active() const { return Lc > 0; }
+  __device__ int slot() const { return j * kWarp + static_cast<int>(threadIdx.x); }
+  __device__ int64_t tok(const Dims& d) const { return (b * d.Tn + ci * d.L) * d.C + c; }
+  __device__ int64_t state(const Dims& d) const { return (b * d.n + ci) * d.C + c; }
+  __device__ int64_t tile_state(const Dims& d) const { return (b * d.nt + tile) * d.C + c; }
+  __device__ int tile_chunks(const Dims& d) const {
+    return static_cast<int>(std::min<int64_t>(kTileChunks, d.n - tile * kTileChunks));
+  }
+  // Tokens from the tile's edge to the chunk's edge on side dir (0: left, 1: right).
+  __device__ double offset(const Dims& d, int dir) const {
+    const int64_t tile_end = std::min((tile + 1) * d.tile_tokens(), d.Tn);
+    return static_cast<double>(dir == 0 ? j * d.L : tile_end - std::min((ci + 1) * d.L, d.Tn));
   }
 };
 
-#define GLSP_GRID_LOOP(i, total)                                                  \
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; \
-       i < (total); i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+// f(Lc) with Lc a compile-time constant for a full chunk, so its unrolled loops have no guards.
+template <typename F>
+__device__ __forceinline__ void with_chunk_len(int Lc, const F& f) {
+  if (Lc == kCudaChunk)
+    f(kCudaChunk);
+  else
+    f(Lc);
+}
 
+// Phase 2 inside a tile, once the block's chunk totals are in shared memory (tile_totals_sm,
+// kTileStates layout): the state entering this thread's chunk from the tile's other chunks (to
+// carries, a [direction][field][B][n][C] buffer) and, from the thread of the tile's last chunk in
+// scan order, the tile's total (to tile_totals, [direction][field][B][nt][C]).
+template <bool Deriv, typename T>
+__device__ void fold_tile(const Dims& d, const TileThread& t, const T* tile_totals_sm, const T* w,
+                          int dir_begin, int n_dirs, T* carries, T* tile_totals) {
+  const int nc = t.tile_chunks(d);
+  const double wd = w[t.c];
+  for (int dir = dir_begin; dir < dir_begin + n_dirs; ++dir) {
+    const T* chunk_total = tile_totals_sm + dir * kTileDirStride + threadIdx.x;
+    auto s = empty_state<double>();
+    const int ahead = dir == 0 ? t.j : nc - 1 - t.j;  // chunks before this one in scan order
+    for (int step = 0; step < ahead; ++step) {
+      const int i = dir == 0 ? step : nc - 1 - step;
+      advance<Deriv, T>(s, load_state<Deriv, double>(chunk_total + i * kWarp, kTileThreads),
+                        static_cast<double>(d.chunk_len(t.tile * kTileChunks + i)), wd);
+    }
+    store_state<Deriv>(carries + dir * d.ds() + t.state(d), d.fs(), s);
+    if (ahead == nc - 1) {
+      advance<Deriv, T>(s, load_state<Deriv, double>(chunk_total + t.j * kWarp, kTileThreads),
+                        static_cast<double>(t.Lc), wd);
+      store_state<Deriv>(tile_totals + dir * d.tds() + t.tile_state(d), d.tfs(), s);
+    }
+  }
+}
+
+// Phase 3's entry states of this thread's chunk: its tile's carry moved to the chunk's edge,
+// joined with its in-tile carry; to out (field stride kTileThreads, direction stride
+// kTileDirStride: this thread's slot of a kTileStates buffer).
+template <bool Deriv, typename T>
+__device__ void enter_chunk(const Dims& d, const TileThread& t, const T* tile_carries,
+                            const T* carries, const T* w, int dir_begin, int n_dirs, T* out) {
+  for (int dir = dir_begin; dir < dir_begin + n_dirs; ++dir) {
+    auto s = load_state<Deriv, double>(tile_carries + dir * d.tds() + t.tile_state(d), d.tfs());
+    advance<Deriv, T>(s, load_state<Deriv, double>(carries + dir * d.ds() + t.state(d), d.fs()),
+                      t.offset(d, dir), static_cast<double>(w[t.c]));
+    store_state<Deriv>(out + dir * kTileDirStride, kTileThreads, s);
+  }
+}
+
+// Phase 1: chunk totals, folded per tile.
 template <bool Deriv, bool Causal, typename scalar_t, typename T>
-__global__ void __launch_bounds__(kThreads)
-    totals_kernel(Dims d, const scalar_t* k, const scalar_t* v, const T* w, T* totals) {
-  GLSP_GRID_LOOP(i, d.items()) {
-    const Item it(d, i);
-    chunk_totals<Deriv, Causal, kCudaChunk, T>(k + it.tok, v + it.tok, d.C, it.Lc, w + it.c,
-                                               totals + i, d.fs(), d.ds());
+__global__ void __launch_bounds__(kTileThreads)
+    totals_kernel(Dims d, const scalar_t* k, const scalar_t* v, const T* w, T* carries,
+                  T* tile_totals) {
+  __shared__ T totals[kTileStates];
+  const TileThread t(d);
+  if (t.active()) {
+    const int64_t tok = t.tok(d);
+    with_chunk_len(t.Lc, [&](int Lc) {
+      chunk_totals<Deriv, Causal, kCudaChunk, T>(k + tok, v + tok, d.C, Lc, w + t.c,
+                                                 totals + t.slot(), kTileThreads, kTileDirStride);
+    });
   }
+  __syncthreads();
+  if (t.active()) fold_tile<Deriv>(d, t, totals, w, 0, Causal ? 1 : 2, carries, tile_totals);
 }
 
-// Phase 2, levels 1 to 3 (wkv_math.h): one thread per scan lane.
+// Phase 2 over tiles: block (direction, batch) x 32 channels; thread (channel, range r of about
+// nt / kScanRanges consecutive tiles): the range's total; the totals of the ranges before it
+// (shared memory) give its carry; then its tiles' carries.
 template <bool Deriv, typename T>
-__global__ void __launch_bounds__(kThreads)
-    segment_totals_kernel(Dims d, const T* totals, T* seg_totals, const T* w, int dir_begin,
-                          int n_dirs) {
-  GLSP_GRID_LOOP(i, n_dirs * d.B * d.nseg * d.C) {
-    const ScanLane l(d, dir_begin, d.nseg, d.C, i);
-    segment_total<Deriv, double>(d, totals, seg_totals, w, l.dir, l.b, l.s, l.unit);
+__global__ void __launch_bounds__(kWarp* kScanRanges)
+    tile_scan_kernel(Dims d, const T* tile_totals, T* tile_carries, const T* w, int dir_begin) {
+  __shared__ double range_totals[kStateFields * kScanRanges * kWarp];
+  const int dir = dir_begin + static_cast<int>(blockIdx.x / d.B);
+  const int64_t b = blockIdx.x % d.B, c = static_cast<int64_t>(blockIdx.y) * kWarp + threadIdx.x;
+  const int r = static_cast<int>(threadIdx.y);
+  const int64_t per_range = (d.nt + kScanRanges - 1) / kScanRanges;
+  const auto first_tile = [&](int q) { return std::min(q * per_range, d.nt); };
+  const auto range_len = [&](int q) {
+    return static_cast<double>(std::min(first_tile(q + 1) * d.tile_tokens(), d.Tn) -
+                               std::min(first_tile(q) * d.tile_tokens(), d.Tn));
+  };
+  const bool active = c < d.C;
+  const double wd = active ? static_cast<double>(w[c]) : 0.0;
+  const int64_t at = dir * d.tds() + b * d.nt * d.C + c;
+  const auto scan = [&](T* carries, ScanState<double> from) {
+    return scan_states<Deriv>(tile_totals + at, carries, d.tfs(), d.C, first_tile(r),
+                              first_tile(r + 1), d.tile_tokens(), d.Tn, dir == 1, wd, from);
+  };
+  double* mine = range_totals + r * kWarp + threadIdx.x;
+  if (active) store_state<Deriv>(mine, kScanRanges * kWarp, scan(nullptr, empty_state<double>()));
+  __syncthreads();
+  if (!active) return;
+  auto carry = empty_state<double>();
+  const int ahead = dir == 0 ? r : kScanRanges - 1 - r;
+  for (int step = 0; step < ahead; ++step) {
+    const int q = dir == 0 ? step : kScanRanges - 1 - step;
+    advance<Deriv, T>(carry,
+                      load_state<Deriv, double>(range_totals + q * kWarp + threadIdx.x,
+                                                kScanRanges * kWarp),
+                      range_len(q), wd);
   }
-}
-
-template <bool Deriv, typename T>
-__global__ void __launch_bounds__(kThreads)
-    segment_scan_kernel(Dims d, const T* seg_totals, T* seg_carries, const T* w, int dir_begin,
-                        int n_dirs) {
-  GLSP_GRID_LOOP(i, n_dirs * d.B * d.C) {
-    const ScanLane l(d, dir_begin, 1, d.C, i);
-    segment_scan<Deriv, double>(d, seg_totals, seg_carries, w, l.dir, l.b, l.unit);
-  }
-}
-
-template <bool Deriv, typename T>
-__global__ void __launch_bounds__(kThreads)
-    chunk_carries_kernel(Dims d, const T* totals, const T* seg_carries, T* carries, const T* w,
-                         int dir_begin, int n_dirs) {
-  GLSP_GRID_LOOP(i, n_dirs * d.B * d.nseg * d.C) {
-    const ScanLane l(d, dir_begin, d.nseg, d.C, i);
-    chunk_carries<Deriv, double>(d, totals, seg_carries, carries, w, l.dir, l.b, l.s, l.unit);
-  }
+  scan(tile_carries + at, carry);
 }
 
 template <bool Causal, typename scalar_t, typename T>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kTileThreads)
     forward_kernel(Dims d, const scalar_t* k, const scalar_t* v, scalar_t* y, const T* w,
-                   const T* u, const T* carries) {
-  GLSP_GRID_LOOP(i, d.items()) {
-    const Item it(d, i);
-    chunk_forward<Causal, kCudaChunk, T>(k + it.tok, v + it.tok, y + it.tok, d.C, it.Lc,
-                                         w + it.c, u + it.c, carries + i, d.fs(), d.ds());
-  }
+                   const T* u, const T* tile_carries, const T* carries) {
+  __shared__ T entry[kTileStates];
+  const TileThread t(d);
+  if (!t.active()) return;
+  T* const mine = entry + t.slot();
+  enter_chunk<false>(d, t, tile_carries, carries, w, 0, Causal ? 1 : 2, mine);
+  const int64_t tok = t.tok(d);
+  with_chunk_len(t.Lc, [&](int Lc) {
+    chunk_forward<Causal, kCudaChunk, T>(k + tok, v + tok, y + tok, d.C, Lc, w + t.c, u + t.c,
+                                         mine, kTileThreads, kTileDirStride);
+  });
 }
 
+// Phase 3 of the (k, v) scan (with w-derivatives) and phase 1 of the g scan.
 template <bool Causal, typename scalar_t, typename T>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kTileThreads, 2)
     backward_kv_kernel(Dims d, const scalar_t* k, const scalar_t* v, const scalar_t* gy,
-                       const T* w, const T* u, const T* carries, T* scratch, T* g_totals,
-                       T* part) {
-  GLSP_GRID_LOOP(i, d.items()) {
-    const Item it(d, i);
-    chunk_backward_kv<Causal, kCudaChunk, T>(k + it.tok, v + it.tok, gy + it.tok, d.C, it.Lc,
-                                             w + it.c, u + it.c, carries + i, d.fs(), d.ds(),
-                                             scratch + it.tok, d.C, d.ss(), g_totals + i,
-                                             part + i, d.fs());
+                       const T* w, const T* u, const T* tile_carries, const T* carries,
+                       T* scratch, T* part, T* g_carries, T* g_tile_totals) {
+  __shared__ T entry[kTileStates], g_totals[kTileStates];
+  const TileThread t(d);
+  if (t.active()) {
+    T* const mine = entry + t.slot();
+    enter_chunk<true>(d, t, tile_carries, carries, w, 0, Causal ? 1 : 2, mine);
+    const int64_t tok = t.tok(d);
+    chunk_backward_kv<Causal, kCudaChunk, T>(
+        k + tok, v + tok, gy + tok, d.C, t.Lc, w + t.c, u + t.c, mine, kTileThreads,
+        kTileDirStride, scratch + tok, d.C, d.ss(), g_totals + t.slot(), part + t.state(d),
+        d.fs());
   }
+  __syncthreads();
+  // the g scans: both directions when bidirectional, only direction 1 (s > i) when causal
+  if (t.active())
+    fold_tile<false>(d, t, g_totals, w, Causal ? 1 : 0, Causal ? 1 : 2, g_carries, g_tile_totals);
 }
 
 template <bool Causal, typename scalar_t, typename T>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kTileThreads, 2)
     backward_g_kernel(Dims d, const scalar_t* k, const scalar_t* v, scalar_t* gk, scalar_t* gv,
-                      const T* w, const T* u, const T* scratch, const T* g_carries) {
-  GLSP_GRID_LOOP(i, d.items()) {
-    const Item it(d, i);
-    chunk_backward_g<Causal, kCudaChunk, T>(k + it.tok, v + it.tok, gk + it.tok, gv + it.tok,
-                                            d.C, it.Lc, w + it.c, u + it.c, scratch + it.tok,
-                                            d.C, d.ss(), g_carries + i, d.fs(), d.ds());
-  }
+                      const T* w, const T* u, const T* scratch, const T* g_tile_carries,
+                      const T* g_carries) {
+  __shared__ T entry[kTileStates];
+  const TileThread t(d);
+  if (!t.active()) return;
+  T* const mine = entry + t.slot();
+  enter_chunk<false>(d, t, g_tile_carries, g_carries, w, Causal ? 1 : 0, Causal ? 1 : 2, mine);
+  const int64_t tok = t.tok(d);
+  chunk_backward_g<Causal, kCudaChunk, T>(k + tok, v + tok, gk + tok, gv + tok, d.C, t.Lc,
+                                          w + t.c, u + t.c, scratch + tok, d.C, d.ss(), mine,
+                                          kTileThreads, kTileDirStride);
 }
 
 // gw, gu: block (32 channels x 32 row threads) per (32 channels, field); each thread sums every
@@ -153,47 +270,50 @@ __global__ void __launch_bounds__(kReduceTile* kReduceTile)
   }
 }
 
-unsigned int blocks_for(int64_t total) {
-  return static_cast<unsigned int>(std::min<int64_t>((total + kThreads - 1) / kThreads, 1 << 30));
+dim3 tile_grid(const Dims& d) {
+  return dim3(static_cast<unsigned int>(d.B * d.nt),
+              static_cast<unsigned int>((d.C + kWarp - 1) / kWarp));
 }
+const dim3 kTileBlock(kWarp, kTileChunks);
 
-// Phase 2 for directions [dir_begin, dir_begin + n_dirs): chunk totals -> carries.
-template <bool Deriv, typename T>
-void scan_phase(const Dims& d, const at::TensorOptions& opts, const T* totals, T* carries,
-                const T* w, int dir_begin, int n_dirs, cudaStream_t stream) {
-  at::Tensor seg;  // segment totals, then segment carries
-  const T* seg_carries = nullptr;
-  if (d.nseg > 1) {
-    seg = at::empty({2, 2 * d.sds()}, opts);
-    T* seg_totals = seg[0].data_ptr<T>();
-    T* seg_carries_w = seg[1].data_ptr<T>();
-    segment_totals_kernel<Deriv><<<blocks_for(n_dirs * d.B * d.nseg * d.C), kThreads, 0, stream>>>(
-        d, totals, seg_totals, w, dir_begin, n_dirs);
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
-    segment_scan_kernel<Deriv><<<blocks_for(n_dirs * d.B * d.C), kThreads, 0, stream>>>(
-        d, seg_totals, seg_carries_w, w, dir_begin, n_dirs);
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
-    seg_carries = seg_carries_w;
+// The buffers of one scan: in-tile chunk carries, tile totals, tile carries (one allocation).
+template <typename T>
+struct ScanBuffers {
+  at::Tensor storage;
+  T *carries, *tile_totals, *tile_carries;
+
+  ScanBuffers(const Dims& d, const at::TensorOptions& opts)
+      : storage(at::empty({2 * d.ds() + 4 * d.tds()}, opts)) {
+    carries = storage.data_ptr<T>();
+    tile_totals = carries + 2 * d.ds();
+    tile_carries = tile_totals + 2 * d.tds();
   }
-  chunk_carries_kernel<Deriv><<<blocks_for(n_dirs * d.B * d.nseg * d.C), kThreads, 0, stream>>>(
-      d, totals, seg_carries, carries, w, dir_begin, n_dirs);
+};
+
+// Phase 2 over the tiles of directions [dir_begin, dir_begin + n_dirs).
+template <bool Deriv, typename T>
+void scan_tiles(const Dims& d, const ScanBuffers<T>& s, const T* w, int dir_begin, int n_dirs,
+                cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned int>(n_dirs * d.B),
+                  static_cast<unsigned int>((d.C + kWarp - 1) / kWarp));
+  tile_scan_kernel<Deriv><<<grid, dim3(kWarp, kScanRanges), 0, stream>>>(
+      d, s.tile_totals, s.tile_carries, w, dir_begin);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
 template <bool Causal, typename scalar_t>
 void forward_impl(const Dims& d, const KernelInputs& in, at::Tensor& y) {
   using T = at::opmath_type<scalar_t>;
-  const auto opts = in.k.options().dtype(c10::CppTypeToScalarType<T>::value);
-  at::Tensor states = at::empty({2, 2, kStateFields, d.B, d.n, d.C}, opts);  // totals, carries
-  T *totals = states[0].data_ptr<T>(), *carries = states[1].data_ptr<T>();
+  const ScanBuffers<T> s(d, in.k.options().dtype(c10::CppTypeToScalarType<T>::value));
   const T *w = in.w.data_ptr<T>(), *u = in.u.data_ptr<T>();
   const scalar_t *k = in.k.data_ptr<scalar_t>(), *v = in.v.data_ptr<scalar_t>();
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  totals_kernel<false, Causal><<<blocks_for(d.items()), kThreads, 0, stream>>>(d, k, v, w, totals);
+  totals_kernel<false, Causal><<<tile_grid(d), kTileBlock, 0, stream>>>(d, k, v, w, s.carries,
+                                                                         s.tile_totals);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
-  scan_phase<false>(d, opts, totals, carries, w, 0, Causal ? 1 : 2, stream);
-  forward_kernel<Causal><<<blocks_for(d.items()), kThreads, 0, stream>>>(
-      d, k, v, y.data_ptr<scalar_t>(), w, u, carries);
+  scan_tiles<false>(d, s, w, 0, Causal ? 1 : 2, stream);
+  forward_kernel<Causal><<<tile_grid(d), kTileBlock, 0, stream>>>(
+      d, k, v, y.data_ptr<scalar_t>(), w, u, s.tile_carries, s.carries);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
@@ -202,28 +322,25 @@ void backward_impl(const Dims& d, const KernelInputs& in, at::Tensor& gw, at::Te
                    at::Tensor& gk, at::Tensor& gv) {
   using T = at::opmath_type<scalar_t>;
   const auto opts = in.k.options().dtype(c10::CppTypeToScalarType<T>::value);
-  // totals and carries of the (k, v) and of the g scans
-  at::Tensor states = at::empty({4, 2, kStateFields, d.B, d.n, d.C}, opts);
+  const ScanBuffers<T> kv(d, opts), g(d, opts);  // the (k, v) scan and the g scan
   at::Tensor scratch = at::empty({3, d.B, d.Tn, d.C}, opts);
   at::Tensor part = at::empty({2, d.B, d.n, d.C}, opts);
   at::Tensor sums = at::empty({2, d.C}, opts.dtype(at::kDouble));
-  T *totals = states[0].data_ptr<T>(), *carries = states[1].data_ptr<T>();
-  T *g_totals = states[2].data_ptr<T>(), *g_carries = states[3].data_ptr<T>();
   const T *w = in.w.data_ptr<T>(), *u = in.u.data_ptr<T>();
   const scalar_t *k = in.k.data_ptr<scalar_t>(), *v = in.v.data_ptr<scalar_t>();
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  totals_kernel<true, Causal><<<blocks_for(d.items()), kThreads, 0, stream>>>(d, k, v, w, totals);
+  totals_kernel<true, Causal><<<tile_grid(d), kTileBlock, 0, stream>>>(d, k, v, w, kv.carries,
+                                                                        kv.tile_totals);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
-  scan_phase<true>(d, opts, totals, carries, w, 0, Causal ? 1 : 2, stream);
-  backward_kv_kernel<Causal><<<blocks_for(d.items()), kThreads, 0, stream>>>(
-      d, k, v, in.gy.data_ptr<scalar_t>(), w, u, carries, scratch.data_ptr<T>(), g_totals,
-      part.data_ptr<T>());
+  scan_tiles<true>(d, kv, w, 0, Causal ? 1 : 2, stream);
+  backward_kv_kernel<Causal><<<tile_grid(d), kTileBlock, 0, stream>>>(
+      d, k, v, in.gy.data_ptr<scalar_t>(), w, u, kv.tile_carries, kv.carries,
+      scratch.data_ptr<T>(), part.data_ptr<T>(), g.carries, g.tile_totals);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
-  // the g scans: both directions when bidirectional, only direction 1 (s > i) when causal
-  scan_phase<false>(d, opts, g_totals, g_carries, w, Causal ? 1 : 0, Causal ? 1 : 2, stream);
-  backward_g_kernel<Causal><<<blocks_for(d.items()), kThreads, 0, stream>>>(
+  scan_tiles<false>(d, g, w, Causal ? 1 : 0, Causal ? 1 : 2, stream);
+  backward_g_kernel<Causal><<<tile_grid(d), kTileBlock, 0, stream>>>(
       d, k, v, gk.data_ptr<scalar_t>(), gv.data_ptr<scalar_t>(), w, u, scratch.data_ptr<T>(),
-      g_carries);
+      g.tile_carries, g.carries);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   const dim3 grid(static_cast<unsigned int>((d.C + kReduceTile - 1) / kReduceTile), 2);
   reduce_kernel<<<grid, dim3(kReduceTile, kReduceTile), 0, stream>>>(d, part.data_ptr<T>(),

@@ -7,10 +7,10 @@
 // mirrored suffix S_t. The sequence is cut into chunks of L <= kMaxChunk tokens:
 //   phase 1  per chunk, the chunk's own sum at its far end ("total"), per direction
 //   phase 2  per (b, c, direction), a scan over the chunk totals in double: the state entering
-//            every chunk ("carry"); where it needs the parallelism (always on the GPU) in two
-//            levels: segments of about sqrt(n) chunks get their totals, a scan over the
-//            segments gives each segment's carry, then each segment scans its own chunks from
-//            it (sequential depth ~3 sqrt(n) instead of n)
+//            every chunk ("carry"); on the CPU, where it needs the parallelism, in two levels:
+//            segments of about sqrt(n) chunks get their totals, a scan over the segments gives
+//            each segment's carry, then each segment scans its own chunks from it (sequential
+//            depth ~3 sqrt(n) instead of n); the GPU's tiled form is in wkv_cuda.cu
 //   phase 3  per chunk, the recurrences restarted from the carries, combined per token.
 // The backward pass reuses the same three phases twice: once on (k, v) to rebuild y, the
 // denominator and the w-derivatives, once on g_s = gy_s / den_s to get the k and v gradients.
@@ -172,7 +172,9 @@ template <bool Deriv, typename S, typename D>
 GLSP_HD void advance(ScanState<D>& s, const ScanState<D>& add, double len, D w) {
   const D e = s.e - len * w;
   const D m = vmax(e, add.e);
-  const D s1 = scan_exp<S>(e - m), s2 = scan_exp<S>(add.e - m);
+  // the larger side's factor is exactly 1 (and both are when both sides are empty: no -inf + inf)
+  const D one = splat<D>(1.0);
+  const D s1 = e == m ? one : scan_exp<S>(e - m), s2 = add.e == m ? one : scan_exp<S>(add.e - m);
   if (Deriv) {
     s.da = s1 * (s.da - len * s.a) + s2 * add.da;
     s.db = s1 * (s.db - len * s.b) + s2 * add.db;
@@ -356,7 +358,7 @@ GLSP_HD void chunk_forward(const scalar_t* __restrict__ k, const scalar_t* __res
         num += cS * sA[j];
         den += cS * sB[j];
       }
-      store_lanes(y + j * row, num / den);
+      store_lanes(y + j * row, quotient(num, den));
       pre.add(S(j), kk, vv, one, w);
     }
   }
@@ -416,8 +418,8 @@ GLSP_HD void chunk_backward_kv(const scalar_t* __restrict__ k, const scalar_t* _
         d_num += cS * sdA[j];
         d_den += cS * sdB[j];
       }
-      const V yy = num / den;
-      const V g = gys[j] / den;  // gy / den = g e^{m}
+      const V yy = quotient(num, den);
+      const V g = quotient(gys[j], den);  // gy / den = g e^{m}
       gu += cB * g * (vv - yy);  // gy * dy/du
       gw += g * (d_num - yy * d_den);  // gy * dy/dw
       store_lanes(scratch + j * srow, -m);

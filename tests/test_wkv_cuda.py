@@ -43,8 +43,10 @@ def _to(device, *xs):
     return [x.to(device) for x in xs]
 
 
+# (T, B, C): single tokens and chunks; a last tile of 7 chunks, the last one short (1000); 40
+# tiles, so the tile scan has empty ranges (5000); many tiles per range (32768, 131072)
 CASES = [(1, 1, 1), (2, 1, 3), (27, 1, 3), (100, 2, 80), (1000, 2, 80), (1000, 3, 33),
-         (32768, 2, 64), (131072, 1, 8)]
+         (5000, 2, 40), (32768, 2, 64), (131072, 1, 8)]
 
 
 @gpu
