@@ -29,7 +29,8 @@ constexpr int kCudaChunk = 16;  // longest chunk on the GPU (a `chunk` argument 
 constexpr int kWarp = 32;  // channels of a block
 constexpr int kTileChunks = 8;  // chunks of a tile: block rows of phases 1 and 3
 constexpr int kTileThreads = kWarp * kTileChunks;
-constexpr int kScanRanges = 16;  // threads per channel in the tile scan
+constexpr int kScanChannels = 4;  // channels of a tile-scan block
+constexpr int kScanRanges = 128;  // threads per channel in the tile scan
 // A block's chunk states in shared memory: [direction][field][chunk in tile][channel].
 constexpr int kTileStates = 2 * kStateFields * kTileThreads;
 constexpr int kTileDirStride = kStateFields * kTileThreads;
@@ -42,13 +43,14 @@ struct Dims : ChunkGrid {
       : ChunkGrid(k.size(0), k.size(1), k.size(2),
                   chunk > 0 ? std::min<int64_t>(chunk, kCudaChunk) : kCudaChunk, false),
         nt((n + kTileChunks - 1) / kTileChunks) {
-    TORCH_CHECK(B * nt <= std::numeric_limits<int32_t>::max() && (C + kWarp - 1) / kWarp <= 65535,
-                "glsp::wkv (CUDA): input of shape ", k.sizes(), " exceeds the launch grid (B * T / ",
-                kTileChunks * L, " < 2^31 and C <= ", 65535 * kWarp, "); split the batch");
+    TORCH_CHECK(B * nt <= std::numeric_limits<int32_t>::max() && C <= 65535 * kScanChannels,
+                "glsp::wkv (CUDA): input of shape ", k.sizes(),
+                " exceeds the launch grid (B * T / ", kTileChunks * L, " < 2^31 and C <= ",
+                65535 * kScanChannels, "); split the batch or the channels");
   }
   __host__ __device__ int64_t ss() const { return B * Tn * C; }  // scratch field stride
   __host__ __device__ int64_t tfs() const { return B * nt * C; }  // field stride of tile states
-  __host__ __device__ int64_t tds() const { return kStateFields * tfs(); }  // their direction stride
+  __host__ __device__ int64_t tds() const { return kStateFields * tfs(); }  // direction stride
   __host__ __device__ int64_t tile_tokens() const { return kTileChunks * L; }
 };
 
@@ -151,43 +153,54 @@ __global__ void __launch_bounds__(kTileThreads)
   if (t.active()) fold_tile<Deriv>(d, t, totals, w, 0, Causal ? 1 : 2, carries, tile_totals);
 }
 
-// Phase 2 over tiles: block (direction, batch) x 32 channels; thread (channel, range r of about
-// nt / kScanRanges consecutive tiles): the range's total; the totals of the ranges before it
-// (shared memory) give its carry; then its tiles' carries.
+// Phase 2 over tiles: block (direction, batch) x kScanChannels channels; thread (channel, range
+// of about nt / kScanRanges consecutive tiles). Each thread scans its range's tiles for the
+// range's total; the range totals are scanned in shared memory in log2(kScanRanges) rounds
+// (Hillis-Steele, on positions in scan order); then each thread scans its tiles again from its
+// range's carry. Sequential depth: 2 nt / kScanRanges + log2(kScanRanges) steps.
 template <bool Deriv, typename T>
-__global__ void __launch_bounds__(kWarp* kScanRanges)
+__global__ void __launch_bounds__(kScanChannels* kScanRanges)
     tile_scan_kernel(Dims d, const T* tile_totals, T* tile_carries, const T* w, int dir_begin) {
-  __shared__ double range_totals[kStateFields * kScanRanges * kWarp];
+  constexpr int kFs = kScanChannels * kScanRanges;  // field stride of the shared states
+  __shared__ double ranges[kStateFields * kFs];
   const int dir = dir_begin + static_cast<int>(blockIdx.x / d.B);
-  const int64_t b = blockIdx.x % d.B, c = static_cast<int64_t>(blockIdx.y) * kWarp + threadIdx.x;
+  const int64_t b = blockIdx.x % d.B;
+  const int64_t c = static_cast<int64_t>(blockIdx.y) * kScanChannels + threadIdx.x;
   const int r = static_cast<int>(threadIdx.y);
+  const int pos = dir == 0 ? r : kScanRanges - 1 - r;  // the range's position in scan order
   const int64_t per_range = (d.nt + kScanRanges - 1) / kScanRanges;
-  const auto first_tile = [&](int q) { return std::min(q * per_range, d.nt); };
-  const auto range_len = [&](int q) {
-    return static_cast<double>(std::min(first_tile(q + 1) * d.tile_tokens(), d.Tn) -
-                               std::min(first_tile(q) * d.tile_tokens(), d.Tn));
+  const auto token = [&](int q) {  // the first token of range q
+    return std::min(std::min(q * per_range, d.nt) * d.tile_tokens(), d.Tn);
+  };
+  const auto span = [&](int lo, int hi) {  // tokens of the ranges at positions lo..hi
+    return static_cast<double>(dir == 0 ? token(hi + 1) - token(lo)
+                                        : token(kScanRanges - lo) - token(kScanRanges - 1 - hi));
   };
   const bool active = c < d.C;
   const double wd = active ? static_cast<double>(w[c]) : 0.0;
   const int64_t at = dir * d.tds() + b * d.nt * d.C + c;
   const auto scan = [&](T* carries, ScanState<double> from) {
-    return scan_states<Deriv>(tile_totals + at, carries, d.tfs(), d.C, first_tile(r),
-                              first_tile(r + 1), d.tile_tokens(), d.Tn, dir == 1, wd, from);
+    return scan_states<Deriv>(tile_totals + at, carries, d.tfs(), d.C,
+                              std::min(r * per_range, d.nt), std::min((r + 1) * per_range, d.nt),
+                              d.tile_tokens(), d.Tn, dir == 1, wd, from);
   };
-  double* mine = range_totals + r * kWarp + threadIdx.x;
-  if (active) store_state<Deriv>(mine, kScanRanges * kWarp, scan(nullptr, empty_state<double>()));
-  __syncthreads();
-  if (!active) return;
-  auto carry = empty_state<double>();
-  const int ahead = dir == 0 ? r : kScanRanges - 1 - r;
-  for (int step = 0; step < ahead; ++step) {
-    const int q = dir == 0 ? step : kScanRanges - 1 - step;
-    advance<Deriv, T>(carry,
-                      load_state<Deriv, double>(range_totals + q * kWarp + threadIdx.x,
-                                                kScanRanges * kWarp),
-                      range_len(q), wd);
+  const auto slot = [&](int q) { return ranges + q * kScanChannels + threadIdx.x; };
+  auto s = active ? scan(nullptr, empty_state<double>()) : empty_state<double>();
+  for (int offset = 1; offset < kScanRanges; offset <<= 1) {  // s: positions pos - offset + 1..pos
+    store_state<Deriv>(slot(pos), kFs, s);
+    __syncthreads();
+    if (pos >= offset) {
+      auto joined = load_state<Deriv, double>(slot(pos - offset), kFs);
+      advance<Deriv, T>(joined, s, span(pos - offset + 1, pos), wd);
+      s = joined;
+    }
+    __syncthreads();
   }
-  scan(tile_carries + at, carry);
+  store_state<Deriv>(slot(pos), kFs, s);  // s: positions 0..pos
+  __syncthreads();
+  if (active)
+    scan(tile_carries + at, pos > 0 ? load_state<Deriv, double>(slot(pos - 1), kFs)
+                                    : empty_state<double>());
 }
 
 template <bool Causal, typename scalar_t, typename T>
@@ -295,8 +308,8 @@ template <bool Deriv, typename T>
 void scan_tiles(const Dims& d, const ScanBuffers<T>& s, const T* w, int dir_begin, int n_dirs,
                 cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned int>(n_dirs * d.B),
-                  static_cast<unsigned int>((d.C + kWarp - 1) / kWarp));
-  tile_scan_kernel<Deriv><<<grid, dim3(kWarp, kScanRanges), 0, stream>>>(
+                  static_cast<unsigned int>((d.C + kScanChannels - 1) / kScanChannels));
+  tile_scan_kernel<Deriv><<<grid, dim3(kScanChannels, kScanRanges), 0, stream>>>(
       d, s.tile_totals, s.tile_carries, w, dir_begin);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
