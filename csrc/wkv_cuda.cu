@@ -219,7 +219,9 @@ __global__ void __launch_bounds__(kTileThreads)
   });
 }
 
-// Phase 3 of the (k, v) scan (with w-derivatives) and phase 1 of the g scan.
+// Phase 3 of the (k, v) scan (with w-derivatives) and phase 1 of the g scan. The backward kernels
+// run 2 blocks an SM (128 registers, a few spilled): on an H200 forward+backward takes 0.87x the
+// time of 1 block an SM at ~200 registers (docs/perf/compare_wkv_builds_h200_run1.json).
 template <bool Causal, typename scalar_t, typename T>
 __global__ void __launch_bounds__(kTileThreads, 2)
     backward_kv_kernel(Dims d, const scalar_t* k, const scalar_t* v, const scalar_t* gy,
