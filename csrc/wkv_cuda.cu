@@ -169,9 +169,8 @@ __global__ void __launch_bounds__(kScanChannels* kScanRanges)
   const int r = static_cast<int>(threadIdx.y);
   const int pos = dir == 0 ? r : kScanRanges - 1 - r;  // the range's position in scan order
   const int64_t per_range = (d.nt + kScanRanges - 1) / kScanRanges;
-  const auto token = [&](int q) {  // the first token of range q
-    return std::min(std::min(q * per_range, d.nt) * d.tile_tokens(), d.Tn);
-  };
+  const auto first_tile = [&](int q) { return std::min(q * per_range, d.nt); };  // of range q
+  const auto token = [&](int q) { return std::min(first_tile(q) * d.tile_tokens(), d.Tn); };
   const auto span = [&](int lo, int hi) {  // tokens of the ranges at positions lo..hi
     return static_cast<double>(dir == 0 ? token(hi + 1) - token(lo)
                                         : token(kScanRanges - lo) - token(kScanRanges - 1 - hi));
@@ -180,9 +179,8 @@ __global__ void __launch_bounds__(kScanChannels* kScanRanges)
   const double wd = active ? static_cast<double>(w[c]) : 0.0;
   const int64_t at = dir * d.tds() + b * d.nt * d.C + c;
   const auto scan = [&](T* carries, ScanState<double> from) {
-    return scan_states<Deriv>(tile_totals + at, carries, d.tfs(), d.C,
-                              std::min(r * per_range, d.nt), std::min((r + 1) * per_range, d.nt),
-                              d.tile_tokens(), d.Tn, dir == 1, wd, from);
+    return scan_states<Deriv>(tile_totals + at, carries, d.tfs(), d.C, first_tile(r),
+                              first_tile(r + 1), d.tile_tokens(), d.Tn, dir == 1, wd, from);
   };
   const auto slot = [&](int q) { return ranges + q * kScanChannels + threadIdx.x; };
   auto s = active ? scan(nullptr, empty_state<double>()) : empty_state<double>();
