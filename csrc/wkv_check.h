@@ -5,7 +5,17 @@
 #include <ATen/ATen.h>
 #include <ATen/OpMathType.h>
 
+#include <optional>
+#include <vector>
+
+#include "wkv_math.h"
+
 namespace glsp {
+
+inline void check_chunk(int64_t chunk) {
+  TORCH_CHECK(chunk >= 0 && chunk <= kMaxChunk, "glsp::wkv: chunk must be in [0, ", kMaxChunk,
+              "] (0: automatic), got ", chunk);
+}
 
 inline void check_inputs(const at::Tensor& w, const at::Tensor& u, const at::Tensor& k,
                          const at::Tensor& v, int64_t chunk) {
@@ -27,8 +37,7 @@ inline void check_inputs(const at::Tensor& w, const at::Tensor& u, const at::Ten
   }
   TORCH_CHECK(v.scalar_type() == k.scalar_type(), "glsp::wkv: k and v must share a dtype, got ",
               k.scalar_type(), " and ", v.scalar_type());
-  TORCH_CHECK(chunk >= 0 && chunk <= 64, "glsp::wkv: chunk must be in [0, 64] (0: automatic), got ",
-              chunk);
+  check_chunk(chunk);
 }
 
 // The inputs as the kernels read them: k, v (and gy) contiguous in their dtype, w and u
@@ -57,5 +66,34 @@ struct KernelInputs {
     gy = gy_.to(k_.scalar_type()).contiguous();
   }
 };
+
+// glsp::wkv_with_carries' second output: per direction (2, or 1 when causal), the state entering
+// each chunk of the (k, v) scan with its w-derivatives, (directions, kStateFields, B, n, C) in the
+// accumulation type (the kernels' [direction][field][B][n][C] state layout), for
+// glsp::wkv_backward to skip that scan.
+inline std::vector<int64_t> carries_shape(const ChunkGrid& g, bool causal) {
+  return {causal ? 1 : 2, kStateFields, g.B, g.n, g.C};
+}
+
+inline at::Tensor new_carries(const at::Tensor& k, const ChunkGrid& g, bool causal) {
+  return at::empty(carries_shape(g, causal), k.options().dtype(at::toOpMathType(k.scalar_type())));
+}
+
+// The carries passed to glsp::wkv_backward, checked against this call's chunk grid; an undefined
+// tensor when none were passed (the backward then scans (k, v) itself).
+inline at::Tensor checked_carries(const std::optional<at::Tensor>& carries, const at::Tensor& k,
+                                  const ChunkGrid& g, bool causal) {
+  if (!carries.has_value()) return {};
+  const auto dtype = at::toOpMathType(k.scalar_type());
+  const auto shape = carries_shape(g, causal);
+  TORCH_CHECK(carries->sizes() == at::IntArrayRef(shape) && carries->scalar_type() == dtype &&
+                  carries->device() == k.device(),
+              "glsp::wkv_backward: carries must be the second output of glsp::wkv_with_carries "
+              "for the same k, v, causal and chunk: shape ", at::IntArrayRef(shape), ", dtype ",
+              dtype, ", on ", k.device(), "; got shape ", carries->sizes(), ", dtype ",
+              carries->scalar_type(), ", on ", carries->device(),
+              ". Pass None to recompute them");
+  return carries->contiguous();
+}
 
 }  // namespace glsp

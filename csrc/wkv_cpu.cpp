@@ -25,7 +25,6 @@
 namespace glsp {
 namespace {
 
-constexpr int64_t kCpuChunk = kMaxChunk;
 // Phase 2 runs in segments only when it has fewer scan lanes (2 B C) than this: enough lanes
 // already keep every core busy. A constant, not the thread count, so results never depend on it.
 constexpr int64_t kMinScanLanes = 64;
@@ -35,7 +34,7 @@ struct Geometry : ChunkGrid {
   int64_t full, groups;
 
   Geometry(const at::Tensor& k, int64_t chunk)
-      : ChunkGrid(k.size(0), k.size(1), k.size(2), chunk > 0 ? chunk : kCpuChunk,
+      : ChunkGrid(k.size(0), k.size(1), k.size(2), chunk_tokens(false, chunk),
                   2 * k.size(0) * k.size(2) < kMinScanLanes),
         full(C / kLanes),
         groups(full + C % kLanes) {}
@@ -204,17 +203,30 @@ void phase2(const Geometry& g, const T* totals, T* carries, T* seg, const T* w, 
       });
 }
 
+// Phases 1 and 2 on (k, v): the state entering every chunk (carries), with the w-derivatives when
+// Deriv. totals, seg: room for the chunk totals (2 ds()) and the segment buffers (4 sds()).
+template <bool Deriv, bool Causal, typename scalar_t, typename T>
+void kv_carries(const Geometry& g, const scalar_t* k, const scalar_t* v, const T* w, T* totals,
+                T* seg, T* carries) {
+  phase1<Deriv, Causal>(g, k, v, w, totals);
+  phase2<Deriv, scalar_t>(g, totals, carries, seg, w, 0, Causal ? 1 : 2);
+}
+
+// y; when `saved` is not null, the carries go there with their w-derivatives, for the backward.
 template <bool Causal, typename scalar_t>
-void forward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& y) {
+void forward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& y,
+                  at::opmath_type<scalar_t>* saved) {
   using T = at::opmath_type<scalar_t>;
   const int64_t states = 2 * g.ds();
   T* tp = workspace<T>(2 * states + 4 * g.sds());  // chunk totals, carries, segment buffers
-  T *cp = tp + states, *seg = cp + states;
+  T *seg = tp + 2 * states, *cp = saved == nullptr ? tp + states : saved;
   const T *w = in.w.data_ptr<T>(), *u = in.u.data_ptr<T>();
   const scalar_t *k = in.k.data_ptr<scalar_t>(), *v = in.v.data_ptr<scalar_t>();
   scalar_t* yp = y.data_ptr<scalar_t>();
-  phase1<false, Causal>(g, k, v, w, tp);
-  phase2<false, scalar_t>(g, tp, cp, seg, w, 0, Causal ? 1 : 2);
+  if (saved == nullptr)
+    kv_carries<false, Causal>(g, k, v, w, tp, seg, cp);
+  else
+    kv_carries<true, Causal>(g, k, v, w, tp, seg, cp);
   parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
     using V = typename decltype(lane)::type;
     chunk_forward<Causal, kMaxChunk, V>(k + t.tok, v + t.tok, yp + t.tok, g.C, t.Lc, w + t.c0,
@@ -222,9 +234,10 @@ void forward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& y) {
   });
 }
 
+// saved: the forward's carries (glsp::wkv_with_carries), or null to compute them here.
 template <bool Causal, typename scalar_t>
-void backward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& gw, at::Tensor& gu,
-                   at::Tensor& gk, at::Tensor& gv) {
+void backward_impl(const Geometry& g, const KernelInputs& in, const at::opmath_type<scalar_t>* saved,
+                   at::Tensor& gw, at::Tensor& gu, at::Tensor& gk, at::Tensor& gv) {
   using T = at::opmath_type<scalar_t>;
   // totals and carries of the (k, v) and the g scans, scratch (Task::scr), partials [2][B][n][C],
   // segment buffers
@@ -236,12 +249,12 @@ void backward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& gw, at
   const scalar_t *k = in.k.data_ptr<scalar_t>(), *v = in.v.data_ptr<scalar_t>();
   const scalar_t* gy = in.gy.data_ptr<scalar_t>();
   scalar_t *gkp = gk.data_ptr<scalar_t>(), *gvp = gv.data_ptr<scalar_t>();
-  phase1<true, Causal>(g, k, v, w, tp);
-  phase2<true, scalar_t>(g, tp, cp, seg, w, 0, Causal ? 1 : 2);
+  if (saved == nullptr) kv_carries<true, Causal>(g, k, v, w, tp, seg, cp);
+  const T* kv = saved == nullptr ? cp : saved;
   parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
     using V = typename decltype(lane)::type;
     chunk_backward_kv<Causal, kMaxChunk, V>(k + t.tok, v + t.tok, gy + t.tok, g.C, t.Lc, w + t.c0,
-                                            u + t.c0, cp + t.chk, g.fs(), g.ds(), sp + t.scr,
+                                            u + t.c0, kv + t.chk, g.fs(), g.ds(), sp + t.scr,
                                             t.width(), g.L * t.width(), gtp + t.chk, pp + t.chk,
                                             g.fs());
   });
@@ -266,33 +279,53 @@ void backward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& gw, at
   gu.copy_(sums[1]);
 }
 
+// y, and the carries for the backward when `saved` is defined.
+void forward(const Geometry& g, const KernelInputs& in, bool causal, at::Tensor& y,
+             at::Tensor& saved) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, in.k.scalar_type(), "glsp::wkv", [&] {
+    using T = at::opmath_type<scalar_t>;
+    T* sp = saved.defined() ? saved.data_ptr<T>() : nullptr;
+    if (causal)
+      forward_impl<true, scalar_t>(g, in, y, sp);
+    else
+      forward_impl<false, scalar_t>(g, in, y, sp);
+  });
+}
+
 at::Tensor wkv_cpu(const at::Tensor& w, const at::Tensor& u, const at::Tensor& k,
                    const at::Tensor& v, bool causal, int64_t chunk) {
   const KernelInputs in(w, u, k, v, chunk);
-  at::Tensor y = at::empty_like(in.k);
-  const Geometry g(in.k, chunk);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, k.scalar_type(), "glsp::wkv", [&] {
-    if (causal)
-      forward_impl<true, scalar_t>(g, in, y);
-    else
-      forward_impl<false, scalar_t>(g, in, y);
-  });
+  at::Tensor y = at::empty_like(in.k), none;
+  forward(Geometry(in.k, chunk), in, causal, y, none);
   return y;
+}
+
+std::tuple<at::Tensor, at::Tensor> wkv_with_carries_cpu(const at::Tensor& w, const at::Tensor& u,
+                                                        const at::Tensor& k, const at::Tensor& v,
+                                                        bool causal, int64_t chunk) {
+  const KernelInputs in(w, u, k, v, chunk);
+  const Geometry g(in.k, chunk);
+  at::Tensor y = at::empty_like(in.k), carries = new_carries(in.k, g, causal);
+  forward(g, in, causal, y, carries);
+  return {y, carries};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> wkv_backward_cpu(
     const at::Tensor& gy, const at::Tensor& w, const at::Tensor& u, const at::Tensor& k,
-    const at::Tensor& v, bool causal, int64_t chunk) {
+    const at::Tensor& v, bool causal, int64_t chunk, const std::optional<at::Tensor>& carries) {
   const KernelInputs in(gy, w, u, k, v, chunk);
   at::Tensor gw = at::empty(w.sizes(), w.options()), gu = at::empty(u.sizes(), u.options());
   at::Tensor gk = at::empty_like(in.k), gv = at::empty_like(in.v);
   const Geometry g(in.k, chunk);
+  const at::Tensor saved = checked_carries(carries, in.k, g, causal);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, k.scalar_type(), "glsp::wkv_backward",
                                   [&] {
+                                    using T = at::opmath_type<scalar_t>;
+                                    const T* sp = saved.defined() ? saved.data_ptr<T>() : nullptr;
                                     if (causal)
-                                      backward_impl<true, scalar_t>(g, in, gw, gu, gk, gv);
+                                      backward_impl<true, scalar_t>(g, in, sp, gw, gu, gk, gv);
                                     else
-                                      backward_impl<false, scalar_t>(g, in, gw, gu, gk, gv);
+                                      backward_impl<false, scalar_t>(g, in, sp, gw, gu, gk, gv);
                                   });
   return {gw, gu, gk, gv};
 }
@@ -302,5 +335,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> wkv_backward_cpu(
 
 TORCH_LIBRARY_IMPL(glsp, CPU, m) {
   m.impl("wkv", &glsp::wkv_cpu);
+  m.impl("wkv_with_carries", &glsp::wkv_with_carries_cpu);
   m.impl("wkv_backward", &glsp::wkv_backward_cpu);
 }

@@ -25,7 +25,6 @@
 namespace glsp {
 namespace {
 
-constexpr int kCudaChunk = 16;  // longest chunk on the GPU (a `chunk` argument above is capped)
 constexpr int kWarp = 32;  // channels of a block
 constexpr int kTileChunks = 8;  // chunks of a tile: block rows of phases 1 and 3
 constexpr int kTileThreads = kWarp * kTileChunks;
@@ -40,8 +39,7 @@ struct Dims : ChunkGrid {
   int64_t nt;  // tiles
 
   Dims(const at::Tensor& k, int64_t chunk)
-      : ChunkGrid(k.size(0), k.size(1), k.size(2),
-                  chunk > 0 ? std::min<int64_t>(chunk, kCudaChunk) : kCudaChunk, false),
+      : ChunkGrid(k.size(0), k.size(1), k.size(2), chunk_tokens(true, chunk), false),
         nt((n + kTileChunks - 1) / kTileChunks) {
     TORCH_CHECK(B * nt <= std::numeric_limits<int32_t>::max() && C <= 65535 * kScanChannels,
                 "glsp::wkv (CUDA): input of shape ", k.sizes(),
@@ -122,16 +120,17 @@ __device__ void fold_tile(const Dims& d, const TileThread& t, const T* tile_tota
 }
 
 // Phase 3's entry states of this thread's chunk: its tile's carry moved to the chunk's edge,
-// joined with its in-tile carry; to out (field stride kTileThreads, direction stride
-// kTileDirStride: this thread's slot of a kTileStates buffer).
+// joined with its in-tile carry; to out (field stride fs, direction stride ds: this thread's slot
+// of a kTileStates buffer, or of the carries saved for the backward).
 template <bool Deriv, typename T>
 __device__ void enter_chunk(const Dims& d, const TileThread& t, const T* tile_carries,
-                            const T* carries, const T* w, int dir_begin, int n_dirs, T* out) {
+                            const T* carries, const T* w, int dir_begin, int n_dirs, T* out,
+                            int64_t fs, int64_t ds) {
   for (int dir = dir_begin; dir < dir_begin + n_dirs; ++dir) {
     auto s = load_state<Deriv, double>(tile_carries + dir * d.tds() + t.tile_state(d), d.tfs());
     advance<Deriv, T>(s, load_state<Deriv, double>(carries + dir * d.ds() + t.state(d), d.fs()),
                       t.offset(d, dir), static_cast<double>(w[t.c]));
-    store_state<Deriv>(out + dir * kTileDirStride, kTileThreads, s);
+    store_state<Deriv>(out + dir * ds, fs, s);
   }
 }
 
@@ -201,26 +200,30 @@ __global__ void __launch_bounds__(kScanChannels* kScanRanges)
                                     : empty_state<double>());
 }
 
-template <bool Causal, typename scalar_t, typename T>
+// Save: the chunk's entry states, with w-derivatives, also go to `saved` (the carries of
+// glsp::wkv_with_carries, [direction][field][B][n][C]), from where the chunk reads them.
+template <bool Causal, bool Save, typename scalar_t, typename T>
 __global__ void __launch_bounds__(kTileThreads)
     forward_kernel(Dims d, const scalar_t* k, const scalar_t* v, scalar_t* y, const T* w,
-                   const T* u, const T* tile_carries, const T* carries) {
+                   const T* u, const T* tile_carries, const T* carries, T* saved) {
   __shared__ T entry[kTileStates];
   const TileThread t(d);
   if (!t.active()) return;
-  T* const mine = entry + t.slot();
-  enter_chunk<false>(d, t, tile_carries, carries, w, 0, Causal ? 1 : 2, mine);
+  T* const mine = Save ? saved + t.state(d) : entry + t.slot();
+  const int64_t fs = Save ? d.fs() : kTileThreads, ds = Save ? d.ds() : kTileDirStride;
+  enter_chunk<Save>(d, t, tile_carries, carries, w, 0, Causal ? 1 : 2, mine, fs, ds);
   const int64_t tok = t.tok(d);
   with_chunk_len(t.Lc, [&](int Lc) {
     chunk_forward<Causal, kCudaChunk, T>(k + tok, v + tok, y + tok, d.C, Lc, w + t.c, u + t.c,
-                                         mine, kTileThreads, kTileDirStride);
+                                         mine, fs, ds);
   });
 }
 
-// Phase 3 of the (k, v) scan (with w-derivatives) and phase 1 of the g scan. The backward kernels
-// run 2 blocks an SM (128 registers, a few spilled): on an H200 forward+backward takes 0.87x the
-// time of 1 block an SM at ~200 registers (docs/perf/compare_wkv_builds_h200_run1.json).
-template <bool Causal, typename scalar_t, typename T>
+// Phase 3 of the (k, v) scan (with w-derivatives) and phase 1 of the g scan. Saved: the chunk's
+// entry states are the forward's saved carries (in `carries`; tile_carries unused). The backward
+// kernels run 2 blocks an SM (128 registers, a few spilled): on an H200 forward+backward takes
+// 0.87x the time of 1 block an SM at ~200 registers (docs/perf/compare_wkv_builds_h200_run1.json).
+template <bool Causal, bool Saved, typename scalar_t, typename T>
 __global__ void __launch_bounds__(kTileThreads, 2)
     backward_kv_kernel(Dims d, const scalar_t* k, const scalar_t* v, const scalar_t* gy,
                        const T* w, const T* u, const T* tile_carries, const T* carries,
@@ -228,13 +231,19 @@ __global__ void __launch_bounds__(kTileThreads, 2)
   __shared__ T entry[kTileStates], g_totals[kTileStates];
   const TileThread t(d);
   if (t.active()) {
-    T* const mine = entry + t.slot();
-    enter_chunk<true>(d, t, tile_carries, carries, w, 0, Causal ? 1 : 2, mine);
+    const T* mine = carries + t.state(d);
+    int64_t fs = d.fs(), ds = d.ds();
+    if constexpr (!Saved) {
+      enter_chunk<true>(d, t, tile_carries, carries, w, 0, Causal ? 1 : 2, entry + t.slot(),
+                        kTileThreads, kTileDirStride);
+      mine = entry + t.slot();
+      fs = kTileThreads;
+      ds = kTileDirStride;
+    }
     const int64_t tok = t.tok(d);
-    chunk_backward_kv<Causal, kCudaChunk, T>(
-        k + tok, v + tok, gy + tok, d.C, t.Lc, w + t.c, u + t.c, mine, kTileThreads,
-        kTileDirStride, scratch + tok, d.C, d.ss(), g_totals + t.slot(), part + t.state(d),
-        d.fs());
+    chunk_backward_kv<Causal, kCudaChunk, T>(k + tok, v + tok, gy + tok, d.C, t.Lc, w + t.c,
+                                             u + t.c, mine, fs, ds, scratch + tok, d.C, d.ss(),
+                                             g_totals + t.slot(), part + t.state(d), d.fs());
   }
   __syncthreads();
   // the g scans: both directions when bidirectional, only direction 1 (s > i) when causal
@@ -251,7 +260,8 @@ __global__ void __launch_bounds__(kTileThreads, 2)
   const TileThread t(d);
   if (!t.active()) return;
   T* const mine = entry + t.slot();
-  enter_chunk<false>(d, t, g_tile_carries, g_carries, w, Causal ? 1 : 0, Causal ? 1 : 2, mine);
+  enter_chunk<false>(d, t, g_tile_carries, g_carries, w, Causal ? 1 : 0, Causal ? 1 : 2, mine,
+                     kTileThreads, kTileDirStride);
   const int64_t tok = t.tok(d);
   chunk_backward_g<Causal, kCudaChunk, T>(k + tok, v + tok, gk + tok, gv + tok, d.C, t.Lc,
                                           w + t.c, u + t.c, scratch + tok, d.C, d.ss(), mine,
@@ -314,41 +324,52 @@ void scan_tiles(const Dims& d, const ScanBuffers<T>& s, const T* w, int dir_begi
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
-template <bool Causal, typename scalar_t>
-void forward_impl(const Dims& d, const KernelInputs& in, at::Tensor& y) {
+// y; when `saved` is not null, the carries go there with their w-derivatives, for the backward.
+template <bool Causal, bool Save, typename scalar_t>
+void forward_impl(const Dims& d, const KernelInputs& in, at::Tensor& y,
+                  at::opmath_type<scalar_t>* saved) {
   using T = at::opmath_type<scalar_t>;
   const ScanBuffers<T> s(d, in.k.options().dtype(c10::CppTypeToScalarType<T>::value));
   const T *w = in.w.data_ptr<T>(), *u = in.u.data_ptr<T>();
   const scalar_t *k = in.k.data_ptr<scalar_t>(), *v = in.v.data_ptr<scalar_t>();
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  totals_kernel<false, Causal><<<tile_grid(d), kTileBlock, 0, stream>>>(d, k, v, w, s.carries,
-                                                                         s.tile_totals);
+  totals_kernel<Save, Causal><<<tile_grid(d), kTileBlock, 0, stream>>>(d, k, v, w, s.carries,
+                                                                        s.tile_totals);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
-  scan_tiles<false>(d, s, w, 0, Causal ? 1 : 2, stream);
-  forward_kernel<Causal><<<tile_grid(d), kTileBlock, 0, stream>>>(
-      d, k, v, y.data_ptr<scalar_t>(), w, u, s.tile_carries, s.carries);
+  scan_tiles<Save>(d, s, w, 0, Causal ? 1 : 2, stream);
+  forward_kernel<Causal, Save><<<tile_grid(d), kTileBlock, 0, stream>>>(
+      d, k, v, y.data_ptr<scalar_t>(), w, u, s.tile_carries, s.carries, saved);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
+// saved: the forward's carries (glsp::wkv_with_carries), or null to compute them here.
 template <bool Causal, typename scalar_t>
-void backward_impl(const Dims& d, const KernelInputs& in, at::Tensor& gw, at::Tensor& gu,
-                   at::Tensor& gk, at::Tensor& gv) {
+void backward_impl(const Dims& d, const KernelInputs& in, const at::opmath_type<scalar_t>* saved,
+                   at::Tensor& gw, at::Tensor& gu, at::Tensor& gk, at::Tensor& gv) {
   using T = at::opmath_type<scalar_t>;
   const auto opts = in.k.options().dtype(c10::CppTypeToScalarType<T>::value);
-  const ScanBuffers<T> kv(d, opts), g(d, opts);  // the (k, v) scan and the g scan
+  const ScanBuffers<T> g(d, opts);  // the g scan
   at::Tensor scratch = at::empty({3, d.B, d.Tn, d.C}, opts);
   at::Tensor part = at::empty({2, d.B, d.n, d.C}, opts);
   at::Tensor sums = at::empty({2, d.C}, opts.dtype(at::kDouble));
   const T *w = in.w.data_ptr<T>(), *u = in.u.data_ptr<T>();
   const scalar_t *k = in.k.data_ptr<scalar_t>(), *v = in.v.data_ptr<scalar_t>();
+  const scalar_t* gy = in.gy.data_ptr<scalar_t>();
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  totals_kernel<true, Causal><<<tile_grid(d), kTileBlock, 0, stream>>>(d, k, v, w, kv.carries,
-                                                                        kv.tile_totals);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  scan_tiles<true>(d, kv, w, 0, Causal ? 1 : 2, stream);
-  backward_kv_kernel<Causal><<<tile_grid(d), kTileBlock, 0, stream>>>(
-      d, k, v, in.gy.data_ptr<scalar_t>(), w, u, kv.tile_carries, kv.carries,
-      scratch.data_ptr<T>(), part.data_ptr<T>(), g.carries, g.tile_totals);
+  if (saved == nullptr) {
+    const ScanBuffers<T> kv(d, opts);  // the (k, v) scan
+    totals_kernel<true, Causal><<<tile_grid(d), kTileBlock, 0, stream>>>(d, k, v, w, kv.carries,
+                                                                          kv.tile_totals);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    scan_tiles<true>(d, kv, w, 0, Causal ? 1 : 2, stream);
+    backward_kv_kernel<Causal, false><<<tile_grid(d), kTileBlock, 0, stream>>>(
+        d, k, v, gy, w, u, kv.tile_carries, kv.carries, scratch.data_ptr<T>(), part.data_ptr<T>(),
+        g.carries, g.tile_totals);
+  } else {
+    backward_kv_kernel<Causal, true><<<tile_grid(d), kTileBlock, 0, stream>>>(
+        d, k, v, gy, w, u, static_cast<const T*>(nullptr), saved, scratch.data_ptr<T>(),
+        part.data_ptr<T>(), g.carries, g.tile_totals);
+  }
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   scan_tiles<false>(d, g, w, Causal ? 1 : 0, Causal ? 1 : 2, stream);
   backward_g_kernel<Causal><<<tile_grid(d), kTileBlock, 0, stream>>>(
@@ -363,35 +384,63 @@ void backward_impl(const Dims& d, const KernelInputs& in, at::Tensor& gw, at::Te
   gu.copy_(sums[1]);
 }
 
+// y, and the carries for the backward when `saved` is defined.
+void forward(const Dims& d, const KernelInputs& in, bool causal, at::Tensor& y,
+             at::Tensor& saved) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, in.k.scalar_type(), "glsp::wkv", [&] {
+    using T = at::opmath_type<scalar_t>;
+    if (!saved.defined()) {
+      if (causal)
+        forward_impl<true, false, scalar_t>(d, in, y, nullptr);
+      else
+        forward_impl<false, false, scalar_t>(d, in, y, nullptr);
+    } else if (causal) {
+      forward_impl<true, true, scalar_t>(d, in, y, saved.data_ptr<T>());
+    } else {
+      forward_impl<false, true, scalar_t>(d, in, y, saved.data_ptr<T>());
+    }
+  });
+}
+
 at::Tensor wkv_cuda(const at::Tensor& w, const at::Tensor& u, const at::Tensor& k,
                     const at::Tensor& v, bool causal, int64_t chunk) {
   const KernelInputs in(w, u, k, v, chunk);
   const c10::cuda::CUDAGuard guard(k.device());
-  at::Tensor y = at::empty_like(in.k);
-  const Dims d(in.k, chunk);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, k.scalar_type(), "glsp::wkv", [&] {
-    if (causal)
-      forward_impl<true, scalar_t>(d, in, y);
-    else
-      forward_impl<false, scalar_t>(d, in, y);
-  });
+  at::Tensor y = at::empty_like(in.k), none;
+  forward(Dims(in.k, chunk), in, causal, y, none);
   return y;
+}
+
+std::tuple<at::Tensor, at::Tensor> wkv_with_carries_cuda(const at::Tensor& w,
+                                                         const at::Tensor& u,
+                                                         const at::Tensor& k,
+                                                         const at::Tensor& v, bool causal,
+                                                         int64_t chunk) {
+  const KernelInputs in(w, u, k, v, chunk);
+  const c10::cuda::CUDAGuard guard(k.device());
+  const Dims d(in.k, chunk);
+  at::Tensor y = at::empty_like(in.k), carries = new_carries(in.k, d, causal);
+  forward(d, in, causal, y, carries);
+  return {y, carries};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> wkv_backward_cuda(
     const at::Tensor& gy, const at::Tensor& w, const at::Tensor& u, const at::Tensor& k,
-    const at::Tensor& v, bool causal, int64_t chunk) {
+    const at::Tensor& v, bool causal, int64_t chunk, const std::optional<at::Tensor>& carries) {
   const KernelInputs in(gy, w, u, k, v, chunk);
   const c10::cuda::CUDAGuard guard(k.device());
   at::Tensor gw = at::empty(w.sizes(), w.options()), gu = at::empty(u.sizes(), u.options());
   at::Tensor gk = at::empty_like(in.k), gv = at::empty_like(in.v);
   const Dims d(in.k, chunk);
+  const at::Tensor saved = checked_carries(carries, in.k, d, causal);
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, k.scalar_type(), "glsp::wkv_backward", [&] {
+        using T = at::opmath_type<scalar_t>;
+        const T* sp = saved.defined() ? saved.data_ptr<T>() : nullptr;
         if (causal)
-          backward_impl<true, scalar_t>(d, in, gw, gu, gk, gv);
+          backward_impl<true, scalar_t>(d, in, sp, gw, gu, gk, gv);
         else
-          backward_impl<false, scalar_t>(d, in, gw, gu, gk, gv);
+          backward_impl<false, scalar_t>(d, in, sp, gw, gu, gk, gv);
       });
   return {gw, gu, gk, gv};
 }
@@ -401,5 +450,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> wkv_backward_cuda(
 
 TORCH_LIBRARY_IMPL(glsp, CUDA, m) {
   m.impl("wkv", &glsp::wkv_cuda);
+  m.impl("wkv_with_carries", &glsp::wkv_with_carries_cuda);
   m.impl("wkv_backward", &glsp::wkv_backward_cuda);
 }

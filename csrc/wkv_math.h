@@ -32,7 +32,15 @@
 
 namespace glsp {
 
-constexpr int kMaxChunk = 64;  // longest chunk; bounds the per-chunk suffix buffers
+constexpr int kMaxChunk = 64;  // longest chunk (the CPU's); bounds the per-chunk suffix buffers
+constexpr int kCudaChunk = 16;  // longest chunk on the GPU, whose loops are unrolled to it
+
+// Tokens per chunk for a `chunk` argument in [0, kMaxChunk] (0: automatic, the longest), before
+// the cap at T: the chunk grid of every kernel and of glsp::wkv_with_carries' carries.
+inline int64_t chunk_tokens(bool cuda, int64_t chunk) {
+  const int64_t longest = cuda ? kCudaChunk : kMaxChunk;
+  return chunk > 0 && chunk < longest ? chunk : longest;
+}
 
 // State buffers: layout [direction][field][B][n][C] with fields e, a, b, da, db (the backward
 // scan on (k, v) uses all five, the others the first three); segment buffers likewise with nseg.

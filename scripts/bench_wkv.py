@@ -89,13 +89,20 @@ def inputs(T: int, C: int, device: str):
 
 
 def kernel_fns(w, u, k, v, gy):
+    """The forward as inference runs it (glsp::wkv), and the forward+backward as autograd does:
+    glsp::wkv_with_carries, then glsp::wkv_backward from its carries (builds from before that op,
+    which compare_wkv_builds.py may time: glsp::wkv, then a backward that scans (k, v) itself)."""
     def fwd():
         return torch.ops.glsp.wkv(w, u, k, v, False, 0)
 
     def fwd_bwd():
+        y, carries = torch.ops.glsp.wkv_with_carries(w, u, k, v, False, 0)
+        return y, torch.ops.glsp.wkv_backward(gy, w, u, k, v, False, 0, carries)
+
+    def fwd_bwd_recomputing():
         return fwd(), torch.ops.glsp.wkv_backward(gy, w, u, k, v, False, 0)
 
-    return fwd, fwd_bwd
+    return fwd, fwd_bwd if hasattr(torch.ops.glsp, "wkv_with_carries") else fwd_bwd_recomputing
 
 
 def fallback_fns(w, u, k, v, gy):

@@ -123,9 +123,42 @@ def test_opcheck(dtype, causal):
     k.requires_grad_()
     v.requires_grad_()
     torch.library.opcheck(torch.ops.glsp.wkv.default, (w, u, k, v, causal, 8))
+    torch.library.opcheck(torch.ops.glsp.wkv_with_carries.default, (w, u, k, v, causal, 8))
     gy = torch.randn_like(k)
-    torch.library.opcheck(torch.ops.glsp.wkv_backward.default,
-                          (gy, w, u, k.detach(), v.detach(), causal, 0))
+    _, carries = torch.ops.glsp.wkv_with_carries(w, u, k.detach(), v.detach(), causal, 8)
+    for args in ((causal, 0), (causal, 8, carries)):
+        torch.library.opcheck(torch.ops.glsp.wkv_backward.default,
+                              (gy, w, u, k.detach(), v.detach(), *args))
+
+
+def test_backward_rejects_carries_of_another_call():
+    require_extension()
+    w, u, k, v = good()  # T = 20: 3 chunks of 8, 2 of 16
+    _, carries = torch.ops.glsp.wkv_with_carries(w, u, k, v, False, 8)
+    gy = torch.randn_like(k)
+    other_chunk = torch.ops.glsp.wkv_with_carries(w, u, k, v, False, 16)[1]
+    for bad in (other_chunk, carries.double(), carries[:, :3], carries[0]):
+        with pytest.raises(RuntimeError, match="carries must be the second output of "
+                           "glsp::wkv_with_carries .* shape \\[2, 5, 2, 3, 4\\]"):
+            torch.ops.glsp.wkv_backward(gy, w, u, k, v, False, 8, bad)
+    with pytest.raises(RuntimeError, match="device must be 'cpu' or 'cuda', got 'mps'"):
+        torch.ops.glsp.chunk_tokens("mps", 0)
+
+
+def test_public_wkv_saves_carries_only_when_a_gradient_is_needed():
+    """The autograd forward is glsp::wkv_with_carries; inference runs the plain glsp::wkv."""
+    require_extension()
+    w, u, k, v = good()
+
+    def ops_run(*args) -> set[str]:
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            wkv(*args)
+        return {e.name for e in prof.events() if e.name.startswith("glsp::")}
+
+    assert ops_run(w, u, k, v) == {"glsp::wkv"}
+    assert ops_run(w, u, k.requires_grad_(), v) == {"glsp::wkv_with_carries"}
+    with torch.no_grad():
+        assert ops_run(w, u, k, v) == {"glsp::wkv"}
 
 
 class TinyMix(torch.nn.Module):

@@ -132,10 +132,50 @@ def test_gradients_match_reference(T, B, C, sign, causal):
         assert rel_err(g32, r) <= 2e-5, name
 
 
+def op_with_carries(w, u, k, v, causal=False, chunk=0):
+    return torch.ops.glsp.wkv_with_carries(w, u, k, v, causal, chunk)
+
+
+def check_saved_carries(device, B, T, C, chunk, causal, dtype):
+    """glsp::wkv_with_carries gives wkv's y bitwise, and carries of shape (directions, 5, B,
+    ceil(T / L), C) that spare wkv_backward its (k, v) scan without changing a bit of the
+    gradients."""
+    w, u, k, v = make_inputs(B, T, C, seed=T + chunk, device=device)
+    k, v = k.to(dtype), v.to(dtype)
+    y, carries = op_with_carries(w, u, k, v, causal, chunk)
+    tokens = torch.ops.glsp.chunk_tokens(device, chunk)
+    assert carries.shape == (1 if causal else 2, 5, B, -(-T // tokens), C)
+    assert carries.dtype == (torch.float64 if dtype == torch.float64 else torch.float32)
+    assert torch.equal(y, op(w, u, k, v, causal, chunk))
+    gy = torch.randn(B, T, C, generator=torch.Generator().manual_seed(T)).to(device, dtype)
+    recomputed = op_grads(w, u, k, v, gy, causal, chunk)
+    saved = torch.ops.glsp.wkv_backward(gy, w, u, k, v, causal, chunk, carries)
+    for a, b in zip(saved, recomputed, strict=True):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 @pytest.mark.parametrize("causal", [False, True])
-def test_gradcheck_float64(causal):
+@pytest.mark.parametrize(("T", "B", "C", "chunk"),
+                         [(1, 1, 1, 0), (100, 2, 3, 8), (211, 1, 17, 0), (333, 2, 17, 31),
+                          (1000, 2, 80, 0)])
+def test_saved_carries_change_nothing(T, B, C, chunk, causal, dtype):
+    """Segmented phase 2 (2 B C < 64: C=3, 17 at B=1) and not (B=2, C=17 or 80)."""
+    check_saved_carries("cpu", B, T, C, chunk, causal, dtype)
+
+
+def test_chunk_tokens():
+    assert [torch.ops.glsp.chunk_tokens("cpu", c) for c in (0, 1, 17, 64)] == [64, 1, 17, 64]
+    assert [torch.ops.glsp.chunk_tokens("cuda", c) for c in (0, 1, 17, 64)] == [16, 1, 16, 16]
+
+
+@pytest.mark.parametrize("saving", [False, True])
+@pytest.mark.parametrize("causal", [False, True])
+def test_gradcheck_float64(causal, saving):
+    """Through glsp::wkv (the backward scans (k, v)) and glsp::wkv_with_carries (it does not)."""
     w, u, k, v = (x.double().requires_grad_() for x in make_inputs(2, 9, 3, seed=5))
-    assert torch.autograd.gradcheck(lambda *a: op(*a, causal, 4), (w, u, k, v))
+    fn = (lambda *a: op_with_carries(*a, causal, 4)[0]) if saving else (lambda *a: op(*a, causal, 4))
+    assert torch.autograd.gradcheck(fn, (w, u, k, v))
 
 
 def test_autograd_through_public_wkv():

@@ -8,7 +8,15 @@ import subprocess
 
 import pytest
 import torch
-from test_wkv_cpu import make_inputs, op, op_grads, reference, rel_err, require_extension
+from test_wkv_cpu import (
+    check_saved_carries,
+    make_inputs,
+    op,
+    op_grads,
+    reference,
+    rel_err,
+    require_extension,
+)
 
 from nnunetv2_glsp.ops import backend_info
 
@@ -26,8 +34,8 @@ def test_extension_contains_cuda_kernels_for_sm80_and_sm90():
         pytest.skip("GLSP_BUILD_CUDA=0: built without CUDA on purpose")
     if info["source"] != "prebuilt":
         pytest.skip(f"the loaded extension is a {info['source']} build, not the installed one")
-    assert torch._C._dispatch_has_kernel_for_dispatch_key("glsp::wkv", "CUDA"), info
-    assert torch._C._dispatch_has_kernel_for_dispatch_key("glsp::wkv_backward", "CUDA"), info
+    for name in ("glsp::wkv", "glsp::wkv_with_carries", "glsp::wkv_backward"):
+        assert torch._C._dispatch_has_kernel_for_dispatch_key(name, "CUDA"), (name, info)
     cuobjdump = shutil.which("cuobjdump") or os.path.join(os.path.dirname(NVCC), "cuobjdump")
     if not os.path.exists(cuobjdump):  # the kernels are registered; the arch list needs cuobjdump
         return
@@ -65,6 +73,18 @@ def test_cuda_matches_cpu_float32(T, B, C, causal):
         assert rel_err(a, b) <= 1e-4
     if T <= 1000:
         assert rel_err(y, reference(w, u, k, v, causal)) <= 1e-5
+
+
+@gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize(("T", "B", "C", "chunk"),
+                         [(1, 1, 1, 0), (100, 2, 3, 8), (1000, 3, 33, 0), (5000, 2, 40, 0),
+                          (32768, 2, 64, 0)])
+def test_cuda_saved_carries_change_nothing(T, B, C, chunk, causal, dtype):
+    """The forward kernel's saved entry states are the ones the backward would build itself."""
+    require_extension()
+    check_saved_carries("cuda", B, T, C, chunk, causal, dtype)
 
 
 @gpu

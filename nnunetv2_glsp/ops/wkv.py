@@ -35,6 +35,8 @@ def wkv(
     w, u, k, v = _autocast(w, u, k, v)
     check_same_dtype(k, v)
     if k.device.type in BACKEND.devices:
+        if torch.is_grad_enabled() and any(x.requires_grad for x in (w, u, k, v)):
+            return torch.ops.glsp.wkv_with_carries(w, u, k, v, causal, 0)[0]  # faster backward
         return torch.ops.glsp.wkv(w, u, k, v, causal, 0)
     if BACKEND.error is not None:
         raise RuntimeError(BACKEND.error)
