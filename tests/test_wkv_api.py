@@ -138,8 +138,8 @@ def test_backward_rejects_carries_of_another_call():
     gy = torch.randn_like(k)
     other_chunk = torch.ops.glsp.wkv_with_carries(w, u, k, v, False, 16)[1]
     for bad in (other_chunk, carries.double(), carries[:, :3], carries[0]):
-        with pytest.raises(RuntimeError, match="carries must be the second output of "
-                           "glsp::wkv_with_carries .* shape \\[2, 5, 2, 3, 4\\]"):
+        with pytest.raises(RuntimeError, match=r"carries must be the second output of "
+                           r"glsp::wkv_with_carries .* shape \[2, 5, 2, 3, 4\]"):
             torch.ops.glsp.wkv_backward(gy, w, u, k, v, False, 8, bad)
     with pytest.raises(RuntimeError, match="device must be 'cpu' or 'cuda', got 'mps'"):
         torch.ops.glsp.chunk_tokens("mps", 0)

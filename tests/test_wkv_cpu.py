@@ -154,11 +154,22 @@ def check_saved_carries(device, B, T, C, chunk, causal, dtype):
         assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
-@pytest.mark.parametrize("causal", [False, True])
-@pytest.mark.parametrize(("T", "B", "C", "chunk"),
-                         [(1, 1, 1, 0), (100, 2, 3, 8), (211, 1, 17, 0), (333, 2, 17, 31),
-                          (1000, 2, 80, 0)])
+def saved_carries_cases(shapes):
+    """Parametrizes a check_saved_carries test: (T, B, C, chunk) in shapes x causal x dtype."""
+    marks = (pytest.mark.parametrize(("T", "B", "C", "chunk"), shapes),
+             pytest.mark.parametrize("causal", [False, True]),
+             pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16]))
+
+    def apply(test):
+        for mark in marks:
+            test = mark(test)
+        return test
+
+    return apply
+
+
+@saved_carries_cases([(1, 1, 1, 0), (100, 2, 3, 8), (211, 1, 17, 0), (333, 2, 17, 31),
+                      (1000, 2, 80, 0)])
 def test_saved_carries_change_nothing(T, B, C, chunk, causal, dtype):
     """Segmented phase 2 (2 B C < 64: C=3, 17 at B=1) and not (B=2, C=17 or 80)."""
     check_saved_carries("cpu", B, T, C, chunk, causal, dtype)
@@ -174,7 +185,9 @@ def test_chunk_tokens():
 def test_gradcheck_float64(causal, saving):
     """Through glsp::wkv (the backward scans (k, v)) and glsp::wkv_with_carries (it does not)."""
     w, u, k, v = (x.double().requires_grad_() for x in make_inputs(2, 9, 3, seed=5))
-    fn = (lambda *a: op_with_carries(*a, causal, 4)[0]) if saving else (lambda *a: op(*a, causal, 4))
+    def fn(*args):
+        return op_with_carries(*args, causal, 4)[0] if saving else op(*args, causal, 4)
+
     assert torch.autograd.gradcheck(fn, (w, u, k, v))
 
 

@@ -16,6 +16,7 @@ from test_wkv_cpu import (
     reference,
     rel_err,
     require_extension,
+    saved_carries_cases,
 )
 
 from nnunetv2_glsp.ops import backend_info
@@ -76,11 +77,8 @@ def test_cuda_matches_cpu_float32(T, B, C, causal):
 
 
 @gpu
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
-@pytest.mark.parametrize("causal", [False, True])
-@pytest.mark.parametrize(("T", "B", "C", "chunk"),
-                         [(1, 1, 1, 0), (100, 2, 3, 8), (1000, 3, 33, 0), (5000, 2, 40, 0),
-                          (32768, 2, 64, 0)])
+@saved_carries_cases([(1, 1, 1, 0), (100, 2, 3, 8), (1000, 3, 33, 0), (5000, 2, 40, 0),
+                      (32768, 2, 64, 0)])
 def test_cuda_saved_carries_change_nothing(T, B, C, chunk, causal, dtype):
     """The forward kernel's saved entry states are the ones the backward would build itself."""
     require_extension()
