@@ -5,9 +5,10 @@ time of the kernel and of the fallback (up to --fallback-max-t), and the time of
 bytes the op must move (12 N bytes forward, 20 N backward, N = B T C, float32), timed in
 alternation with the kernel: "x copy" is the median ratio of those pairs, times are the fastest
 call.
-CPU: also 1 thread vs all threads at T=32768, and 1-thread process CPU time there. CUDA: forward
-as % of the copy bound at B=2, T=32768, C=64. Prints a table and writes bench_wkv.json and
-bench_wkv.png to --out.
+At T=32768, C=64: forward+backward with the carries saved by glsp::wkv_with_carries against
+recomputed in the backward. CPU: also 1 thread vs all threads there, and the 1-thread process CPU
+time. CUDA: forward as % of the copy bound at B=2, T=32768, C=64. Prints a table and writes
+bench_wkv.json and bench_wkv.png to --out.
 
     python scripts/bench_wkv.py --device cpu --out runs/bench_wkv
 """
@@ -88,21 +89,26 @@ def inputs(T: int, C: int, device: str):
     return [x.to(device) for x in (w, u, k, v, gy)]
 
 
-def kernel_fns(w, u, k, v, gy):
+def kernel_fns(w, u, k, v, gy, save_carries: bool | None = None):
     """The forward as inference runs it (glsp::wkv), and the forward+backward as autograd does:
-    glsp::wkv_with_carries, then glsp::wkv_backward from its carries (builds from before that op,
-    which compare_wkv_builds.py may time: glsp::wkv, then a backward that scans (k, v) itself)."""
+    save_carries True: glsp::wkv_with_carries, then glsp::wkv_backward from its carries; False:
+    glsp::wkv, then a backward that scans (k, v) itself; None: True if the build has
+    glsp::wkv_with_carries (builds from before it, which compare_wkv_builds.py may time, have not).
+    """
+    if save_carries is None:
+        save_carries = hasattr(torch.ops.glsp, "wkv_with_carries")
+
     def fwd():
         return torch.ops.glsp.wkv(w, u, k, v, False, 0)
 
-    def fwd_bwd():
+    def fwd_bwd_saving():
         y, carries = torch.ops.glsp.wkv_with_carries(w, u, k, v, False, 0)
         return y, torch.ops.glsp.wkv_backward(gy, w, u, k, v, False, 0, carries)
 
     def fwd_bwd_recomputing():
         return fwd(), torch.ops.glsp.wkv_backward(gy, w, u, k, v, False, 0)
 
-    return fwd, fwd_bwd if hasattr(torch.ops.glsp, "wkv_with_carries") else fwd_bwd_recomputing
+    return fwd, fwd_bwd_saving if save_carries else fwd_bwd_recomputing
 
 
 def fallback_fns(w, u, k, v, gy):
@@ -139,6 +145,20 @@ def measure(device: str, T: int, C: int, fallback_max_t: int, min_time: float) -
         row["fallback_fwd"] = timer(device, fwd, min_time, max_reps=3)
         row["fallback_fwd_bwd"] = timer(device, fwd_bwd, min_time, max_reps=3)
     return row
+
+
+def saved_carries(device: str, min_time: float) -> dict:
+    """At T=32768, C=64: forward+backward with the carries saved by the forward against recomputed
+    in the backward, and the saving forward against the plain one (alternating calls)."""
+    w, u, k, v, gy = inputs(T_SCALING, 64, device)
+    fwd, saving = kernel_fns(w, u, k, v, gy, save_carries=True)
+    recomputing = kernel_fns(w, u, k, v, gy, save_carries=False)[1]
+    result = {"T": T_SCALING, "C": 64}
+    result["fwd_bwd_saving"], result["fwd_bwd_recomputing"], result["fwd_bwd_ratio"] = (
+        paired_timer(device, saving, recomputing, min_time))
+    result["fwd_saving"], result["fwd_plain"], result["fwd_ratio"] = paired_timer(
+        device, lambda: torch.ops.glsp.wkv_with_carries(w, u, k, v, False, 0), fwd, min_time)
+    return result
 
 
 def on_threads(n: int, fn: Callable[[], object]) -> Callable[[], object]:
@@ -241,6 +261,7 @@ def main() -> None:
     result = {"device": args.device, "B": B, "backend": info, "torch": torch.__version__,
               "threads": torch.get_num_threads(), "rows": rows,
               "fallback_capped_above_T": args.fallback_max_t}
+    result["saved_carries"] = saved_carries(args.device, args.min_time)
     if args.device == "cpu":
         result["thread_scaling"] = thread_scaling(args.min_time)
     else:
@@ -256,6 +277,12 @@ def main() -> None:
           f"32N (fwd+bwd) bytes, x copy = median ratio of alternating kernel/copy calls; times: "
           f"fastest call; fallback measured for T <= {args.fallback_max_t}")
     print(table(rows))
+    s = result["saved_carries"]
+    print(f"\nsaved carries at T={s['T']}, C=64: fwd+bwd {1e3 * s['fwd_bwd_saving']:.2f} ms "
+          f"against {1e3 * s['fwd_bwd_recomputing']:.2f} ms recomputing them in the backward "
+          f"({s['fwd_bwd_ratio']:.2f}x); the forward that saves them "
+          f"{1e3 * s['fwd_saving']:.2f} ms against {1e3 * s['fwd_plain']:.2f} ms "
+          f"({s['fwd_ratio']:.2f}x; median ratios of alternating calls)")
     if "thread_scaling" in result:
         s = result["thread_scaling"]
         print(f"\nthreads at T={s['T']}, C=64: fwd+bwd 1 thread {1e3 * s['fwd_bwd_1_thread']:.1f} "

@@ -32,6 +32,10 @@ def test_bench_wkv_writes_table_json_and_png(tmp_path):
     scaling = result["thread_scaling"]
     for key in ("fwd_bwd_1_thread", "fwd_bwd_all_threads", "speedup", "cpu_time_1_thread_x_copy"):
         assert math.isfinite(scaling[key]) and scaling[key] > 0, (key, scaling)
+    carries = result["saved_carries"]
+    for key in ("fwd_bwd_saving", "fwd_bwd_recomputing", "fwd_bwd_ratio", "fwd_ratio"):
+        assert math.isfinite(carries[key]) and carries[key] > 0, (key, carries)
+    assert "recomputing them in the backward" in run.stdout
     assert (out / "bench_wkv.png").stat().st_size > 10_000
     table_rows = [line for line in run.stdout.splitlines() if line.lstrip().startswith("3 ")]
     assert len(table_rows) == 2 and "(T capped)" in table_rows[1], run.stdout
