@@ -192,21 +192,25 @@ def thread_scaling(min_time: float) -> dict:
 
 
 def table(rows: list[dict]) -> str:
+    """One line per row; t(8T)/t(T): forward+backward time at 8x the length over this row's, for
+    the kernel and, for comparison, for the copy (which grows faster than 8x where the longer
+    size no longer fits a cache level)."""
     head = (f"{'C':>4} {'T':>7} | {'fwd ms':>8} {'f+b ms':>8} | {'copy f+b':>8} {'x copy':>6} | "
-            f"{'fallback f+b':>12} {'x faster':>8} | {'t(8T)/t(T)':>10}")
+            f"{'fallback f+b':>12} {'x faster':>8} | {'t(8T)/t(T)':>10} {'copy':>5}")
     lines = [head, "-" * len(head)]
     by_key = {(r["C"], r["T"]): r for r in rows}
     for r in rows:
         fb = r.get("fallback_fwd_bwd")
         longer = by_key.get((r["C"], 8 * r["T"]))
-        growth = f"{longer['kernel_fwd_bwd'] / r['kernel_fwd_bwd']:10.2f}" if longer else " " * 10
+        growth = (f"{longer['kernel_fwd_bwd'] / r['kernel_fwd_bwd']:10.2f} "
+                  f"{longer['copy_fwd_bwd'] / r['copy_fwd_bwd']:5.2f}" if longer else "")
         lines.append(
             f"{r['C']:>4} {r['T']:>7} | {1e3 * r['kernel_fwd']:8.2f} "
             f"{1e3 * r['kernel_fwd_bwd']:8.2f}"
             f" | {1e3 * r['copy_fwd_bwd']:8.2f} {r['fwd_bwd_x_copy']:6.2f} | "
             + (f"{1e3 * fb:12.1f} {fb / r['kernel_fwd_bwd']:8.1f}" if fb else
                f"{'(T capped)':>12} {'':>8}")
-            + f" | {growth}")
+            + f" | {growth}".rstrip())
     return "\n".join(lines)
 
 
