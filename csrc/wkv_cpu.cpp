@@ -236,8 +236,9 @@ void forward_impl(const Geometry& g, const KernelInputs& in, at::Tensor& y,
 
 // saved: the forward's carries (glsp::wkv_with_carries), or null to compute them here.
 template <bool Causal, typename scalar_t>
-void backward_impl(const Geometry& g, const KernelInputs& in, const at::opmath_type<scalar_t>* saved,
-                   at::Tensor& gw, at::Tensor& gu, at::Tensor& gk, at::Tensor& gv) {
+void backward_impl(const Geometry& g, const KernelInputs& in,
+                   const at::opmath_type<scalar_t>* saved, at::Tensor& gw, at::Tensor& gu,
+                   at::Tensor& gk, at::Tensor& gv) {
   using T = at::opmath_type<scalar_t>;
   // totals and carries of the (k, v) and the g scans, scratch (Task::scr), partials [2][B][n][C],
   // segment buffers

@@ -42,7 +42,7 @@ step build build.log 200 "$PY" setup.py build_ext --inplace
 step backend info.log.backend 60 "$PY" -c "import json; from nnunetv2_glsp.ops import backend_info; \
 print(json.dumps(backend_info(), indent=1))"
 cat "$OUT/info.log.backend" >> "$OUT/info.log" && rm -f "$OUT/info.log.backend"
-step tests tests.log 150 "$PY" -m pytest -q -rs -p no:cacheprovider tests/test_wkv_cuda.py \
+step tests tests.log 240 "$PY" -m pytest -q -rs -p no:cacheprovider tests/test_wkv_cuda.py \
   tests/test_wkv_api.py ${GLSP_GPU_EXTRA_TESTS-tests/test_network_cuda.py}
 # a TORCH_CHECK thrown from the raw op must reach Python as RuntimeError (it once segfaulted)
 step badinput badinput.log 60 "$PY" -c "
@@ -78,12 +78,20 @@ from torch.profiler import profile, ProfilerActivity
 B, T, C = 2, 32768, 64
 k, v, gy = (torch.randn(B, T, C, device='cuda') for _ in range(3))
 w, u = torch.rand(C, device='cuda') / T, -torch.rand(C, device='cuda') / T
-for _ in range(3):
-    torch.ops.glsp.wkv(w, u, k, v); torch.ops.glsp.wkv_backward(gy, w, u, k, v)
-torch.cuda.synchronize()
-with profile(activities=[ProfilerActivity.CUDA]) as prof:
-    for _ in range(10):
-        torch.ops.glsp.wkv(w, u, k, v); torch.ops.glsp.wkv_backward(gy, w, u, k, v)
+def inference():
+    torch.ops.glsp.wkv(w, u, k, v)
+def training():  # as autograd runs it: the forward keeps the carries for the backward
+    y, carries = torch.ops.glsp.wkv_with_carries(w, u, k, v)
+    torch.ops.glsp.wkv_backward(gy, w, u, k, v, False, 0, carries)
+for name, step in (('inference forward', inference), ('training forward+backward', training)):
+    for _ in range(3):
+        step()
     torch.cuda.synchronize()
-print(prof.key_averages().table(sort_by='cuda_time_total', row_limit=20, max_name_column_width=60))"
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(10):
+            step()
+        torch.cuda.synchronize()
+    print(name, '(10 calls)')
+    print(prof.key_averages().table(sort_by='cuda_time_total', row_limit=20,
+                                    max_name_column_width=60))"
 cat "$OUT/status.txt"
