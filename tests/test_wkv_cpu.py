@@ -171,7 +171,7 @@ def saved_carries_cases(shapes):
 @saved_carries_cases([(1, 1, 1, 0), (100, 2, 3, 8), (211, 1, 17, 0), (333, 2, 17, 31),
                       (1000, 2, 80, 0)])
 def test_saved_carries_change_nothing(T, B, C, chunk, causal, dtype):
-    """Segmented phase 2 (2 B C < 64: C=3, 17 at B=1) and not (B=2, C=17 or 80)."""
+    """Segmented phase 2 (2 B C < 64: B=2 with C=3, B=1 with C=17) and not (B=2, C=17 or 80)."""
     check_saved_carries("cpu", B, T, C, chunk, causal, dtype)
 
 
@@ -185,6 +185,7 @@ def test_chunk_tokens():
 def test_gradcheck_float64(causal, saving):
     """Through glsp::wkv (the backward scans (k, v)) and glsp::wkv_with_carries (it does not)."""
     w, u, k, v = (x.double().requires_grad_() for x in make_inputs(2, 9, 3, seed=5))
+
     def fn(*args):
         return op_with_carries(*args, causal, 4)[0] if saving else op(*args, causal, 4)
 
