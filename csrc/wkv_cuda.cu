@@ -231,15 +231,11 @@ __global__ void __launch_bounds__(kTileThreads, 2)
   __shared__ T entry[kTileStates], g_totals[kTileStates];
   const TileThread t(d);
   if (t.active()) {
-    const T* mine = carries + t.state(d);
-    int64_t fs = d.fs(), ds = d.ds();
-    if constexpr (!Saved) {
-      enter_chunk<true>(d, t, tile_carries, carries, w, 0, Causal ? 1 : 2, entry + t.slot(),
-                        kTileThreads, kTileDirStride);
-      mine = entry + t.slot();
-      fs = kTileThreads;
-      ds = kTileDirStride;
-    }
+    const T* const mine = Saved ? carries + t.state(d) : entry + t.slot();
+    const int64_t fs = Saved ? d.fs() : kTileThreads, ds = Saved ? d.ds() : kTileDirStride;
+    if constexpr (!Saved)
+      enter_chunk<true>(d, t, tile_carries, carries, w, 0, Causal ? 1 : 2, entry + t.slot(), fs,
+                        ds);
     const int64_t tok = t.tok(d);
     chunk_backward_kv<Causal, kCudaChunk, T>(k + tok, v + tok, gy + tok, d.C, t.Lc, w + t.c,
                                              u + t.c, mine, fs, ds, scratch + tok, d.C, d.ss(),
