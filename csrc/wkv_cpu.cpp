@@ -1,14 +1,18 @@
 // CPU kernels of glsp::wkv and glsp::wkv_backward (algorithm: wkv_math.h).
 //
 // Work items are (batch, channel group, chunk): a group is kLanes consecutive channels, computed
-// as one vector lane type (VecF / VecD), or, for the C % kLanes remaining channels, a single
-// channel. Phases 1 and 3 run in parallel over work items, phase 2 over its scan lanes (direction,
-// batch, segment, channel group), with the same vector or single-channel lanes in double.
+// on vector lanes one register wide (RegVec: all kLanes at once with AVX-512 floats, in parts with
+// narrower registers), or, for the C % kLanes remaining channels, a single channel. Phases 1 and 3
+// run in parallel over work items, phase 2 over its scan lanes (direction, batch, segment, channel
+// group), with the same vector or single-channel lanes in double.
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <cstdlib>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "wkv_check.h"
@@ -24,6 +28,10 @@
 
 namespace glsp {
 namespace {
+
+// Channels per work item: the float lanes of the widest register (AVX-512), a multiple of every
+// narrower one's.
+constexpr int kLanes = 16;
 
 // Phase 2 runs in segments only when it has fewer scan lanes (2 B C) than this: enough lanes
 // already keep every core busy. A constant, not the thread count, so results never depend on it.
@@ -68,6 +76,16 @@ struct Task {
     scr = 3 * g.L * chk;  // [b][ci] blocks of 3 L C values, a group's at 3 L c0
   }
   int64_t width() const { return wide ? kLanes : 1; }
+  // The same item from its channel c0 + h on (for lanes narrower than the group). width() stays
+  // the group's: it is the token stride of the item's scratch.
+  Task from_lane(int h) const {
+    Task t = *this;
+    t.c0 += h;
+    t.tok += h;
+    t.chk += h;
+    t.scr += h;
+    return t;
+  }
 };
 
 // Memory for the per-call buffers (states, scratch), kept by each thread across calls: fresh
@@ -90,61 +108,95 @@ struct LaneTag {
   using type = V;
 };
 
+// ---- instruction sets ----
+// The float kernels are compiled for AVX-512, AVX2 + FMA and the baseline (SSE2 on x86-64, the
+// compiler's default elsewhere), each on vectors one register wide (RegBytes). The best the CPU has
+// runs, or the one the environment variable GLSP_CPU_ISA names (tests and benchmarks of the others).
+enum class Isa { kBaseline, kAvx2, kAvx512 };
+constexpr const char* kIsaNames[] = {"baseline", "avx2", "avx512"};
+
+Isa best_isa() {
+#if defined(GLSP_X86_ISA)
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+    return Isa::kAvx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
+#endif
+  return Isa::kBaseline;
+}
+
+Isa selected_isa() {
+  static const Isa isa = [] {
+    const Isa best = best_isa();
+    const char* env = std::getenv("GLSP_CPU_ISA");
+    if (env == nullptr || *env == '\0') return best;
+    std::string choices;
+    for (int i = 0; i <= static_cast<int>(best); ++i) {
+      if (std::string_view(env) == kIsaNames[i]) return static_cast<Isa>(i);
+      choices += std::string(i > 0 ? ", " : "") + kIsaNames[i];
+    }
+    TORCH_CHECK(false, "GLSP_CPU_ISA=", env, " is not an instruction set this CPU runs: use one of ",
+                choices, ", or unset it for the best (", kIsaNames[static_cast<int>(best)], ")");
+  }();
+  return isa;
+}
+
+template <int Bytes>
+struct RegBytes {
+  static constexpr int kBytes = Bytes;  // one vector register
+};
+static_assert(kLanes % (64 / sizeof(float)) == 0, "a group is whole AVX-512 float registers");
+
 #if defined(GLSP_X86_ISA)
 template <typename F>
 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))) void on_avx512(const F& f) {
-  f();
+  f(RegBytes<64>{});
 }
 template <typename F>
 __attribute__((target("avx2,fma"))) void on_avx2(const F& f) {
-  f();
+  f(RegBytes<32>{});
 }
 #endif
 
-// Runs f (force-inlined, like everything it calls) compiled for the best instruction set.
+// Runs f(RegBytes) (force-inlined, like everything it calls) compiled for the selected instruction
+// set.
 template <typename F>
 void run_isa(const F& f) {
 #if defined(GLSP_X86_ISA)
-  static const int isa = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                                 __builtin_cpu_supports("avx512bw") &&
-                                 __builtin_cpu_supports("avx512dq")
-                             ? 2
-                             : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0);
-  if (isa == 2) return on_avx512(f);
-  if (isa == 1) return on_avx2(f);
+  const Isa isa = selected_isa();
+  if (isa == Isa::kAvx512) return on_avx512(f);
+  if (isa == Isa::kAvx2) return on_avx2(f);
 #endif
-  f();
+  f(RegBytes<16>{});
 }
 
-// Runs items(begin, end) over [0, count) in parallel. items must be a force-inlined lambda: for
-// float data it is compiled for AVX-512 and AVX2 too (run_isa); half, bfloat16 and double run on
-// baseline x86-64 (SSE), which keeps the build time in check.
-template <typename scalar_t, typename F>
+// Runs items(begin, end, RegBytes) over [0, count) in parallel, compiled for each instruction set
+// (run_isa). items must be a force-inlined generic lambda.
+template <typename F>
 void parallel_items(int64_t count, int64_t grain, const F& items) {
   at::parallel_for(0, count, grain, [&](int64_t begin, int64_t end) {
-    const auto run = [&]() __attribute__((always_inline)) { items(begin, end); };
-    if constexpr (std::is_same_v<scalar_t, float>)
-      run_isa(run);
-    else
-      run();
+    run_isa([&](auto reg) __attribute__((always_inline)) { items(begin, end, reg); });
   });
 }
 
-// fn(task, LaneTag<V>) for every work item of phases 1 and 3, in parallel; V: the vector or the
-// scalar lane type of the accumulation type of scalar_t. fn must be a force-inlined generic lambda.
+// fn(task, LaneTag<V>) for every work item of phases 1 and 3, in parallel; V: the register-wide
+// vector (a group's item in kLanes / width parts) or the scalar lane type of the accumulation type
+// of scalar_t. fn must be a force-inlined generic lambda.
 template <typename scalar_t, typename F>
 void parallel_tasks(const Geometry& g, const F& fn) {
   using T = at::opmath_type<scalar_t>;
-  const auto items = [&](int64_t begin, int64_t end) __attribute__((always_inline)) {
+  const auto items = [&](int64_t begin, int64_t end, auto reg) __attribute__((always_inline)) {
+    using V = RegVec<T, decltype(reg)::kBytes>;
     for (int64_t i = begin; i < end; ++i) {
       const Task t(g, i);
-      if (t.wide)
-        fn(t, LaneTag<typename VecOf<T>::type>{});
-      else
+      if (t.wide) {
+        for (int h = 0; h < kLanes; h += LaneTraits<V>::kWidth) fn(t.from_lane(h), LaneTag<V>{});
+      } else {
         fn(t, LaneTag<T>{});
+      }
     }
   };
-  parallel_items<scalar_t>(g.tasks(), 4, items);
+  parallel_items(g.tasks(), 4, items);
 }
 
 // Phase 1: every chunk's totals.
@@ -158,43 +210,46 @@ void phase1(const Geometry& g, const scalar_t* k, const scalar_t* v, const T* w,
 }
 
 // fn(ScanLane, first channel, LaneTag<D>) over the n_dirs * B * segs * groups lanes of a phase-2
-// level, in parallel; D: VecD for a group of kLanes channels, else double.
-template <typename scalar_t, typename F>
+// level, in parallel; D: register-wide double vectors for a group of kLanes channels (in parts),
+// else double.
+template <typename F>
 void scan_level(const Geometry& g, int dir_begin, int n_dirs, int64_t segs, const F& fn) {
-  const auto lanes = [&](int64_t begin, int64_t end) __attribute__((always_inline)) {
+  const auto lanes = [&](int64_t begin, int64_t end, auto reg) __attribute__((always_inline)) {
+    using D = RegVec<double, decltype(reg)::kBytes>;
     for (int64_t i = begin; i < end; ++i) {
       const ScanLane l(g, dir_begin, segs, g.groups, i);
       const int64_t c = g.first_channel(l.unit);
-      if (g.wide(l.unit))
-        fn(l, c, LaneTag<VecD>{});
-      else
+      if (g.wide(l.unit)) {
+        for (int h = 0; h < kLanes; h += LaneTraits<D>::kWidth) fn(l, c + h, LaneTag<D>{});
+      } else {
         fn(l, c, LaneTag<double>{});
+      }
     }
   };
-  parallel_items<scalar_t>(n_dirs * g.B * segs * g.groups, 1, lanes);
+  parallel_items(n_dirs * g.B * segs * g.groups, 1, lanes);
 }
 
 // Phase 2 for directions [dir_begin, dir_begin + n_dirs): chunk totals -> carries. seg: room for
 // the segment totals and carries (4 sds()).
-template <bool Deriv, typename scalar_t, typename T>
+template <bool Deriv, typename T>
 void phase2(const Geometry& g, const T* totals, T* carries, T* seg, const T* w, int dir_begin,
             int n_dirs) {
   T *seg_totals = seg, *seg_carries = seg + 2 * g.sds();
   if (g.nseg > 1) {
-    scan_level<scalar_t>(
+    scan_level(
         g, dir_begin, n_dirs, g.nseg,
         [&](const ScanLane& l, int64_t c, auto lane) __attribute__((always_inline)) {
           using D = typename decltype(lane)::type;
           segment_total<Deriv, D>(g, totals, seg_totals, w, l.dir, l.b, l.s, c);
         });
-    scan_level<scalar_t>(
+    scan_level(
         g, dir_begin, n_dirs, 1,
         [&](const ScanLane& l, int64_t c, auto lane) __attribute__((always_inline)) {
           using D = typename decltype(lane)::type;
           segment_scan<Deriv, D>(g, seg_totals, seg_carries, w, l.dir, l.b, c);
         });
   }
-  scan_level<scalar_t>(
+  scan_level(
       g, dir_begin, n_dirs, g.nseg,
       [&](const ScanLane& l, int64_t c, auto lane) __attribute__((always_inline)) {
         using D = typename decltype(lane)::type;
@@ -209,7 +264,7 @@ template <bool Deriv, bool Causal, typename scalar_t, typename T>
 void kv_carries(const Geometry& g, const scalar_t* k, const scalar_t* v, const T* w, T* totals,
                 T* seg, T* carries) {
   phase1<Deriv, Causal>(g, k, v, w, totals);
-  phase2<Deriv, scalar_t>(g, totals, carries, seg, w, 0, Causal ? 1 : 2);
+  phase2<Deriv>(g, totals, carries, seg, w, 0, Causal ? 1 : 2);
 }
 
 // y; when `saved` is not null, the carries go there with their w-derivatives, for the backward.
@@ -260,7 +315,7 @@ void backward_impl(const Geometry& g, const KernelInputs& in,
                                             g.fs());
   });
   // the g scans: both directions when bidirectional, only direction 1 (s > i) when causal
-  phase2<false, scalar_t>(g, gtp, gcp, seg, w, Causal ? 1 : 0, Causal ? 1 : 2);
+  phase2<false>(g, gtp, gcp, seg, w, Causal ? 1 : 0, Causal ? 1 : 2);
   parallel_tasks<scalar_t>(g, [&](const Task& t, auto lane) __attribute__((always_inline)) {
     using V = typename decltype(lane)::type;
     chunk_backward_g<Causal, kMaxChunk, V>(k + t.tok, v + t.tok, gkp + t.tok, gvp + t.tok, g.C,
@@ -332,6 +387,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> wkv_backward_cpu(
 }
 
 }  // namespace
+
+std::string cpu_isa_name() { return kIsaNames[static_cast<int>(selected_isa())]; }
+
 }  // namespace glsp
 
 TORCH_LIBRARY_IMPL(glsp, CPU, m) {

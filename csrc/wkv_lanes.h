@@ -1,14 +1,18 @@
 // Lane types. The chunk kernels of wkv_math.h compute on V, one value per channel lane: float or
-// double (one CUDA thread, or one CPU channel), or on the CPU a GCC vector of kLanes consecutive
-// channels (VecF, VecD), which the compiler maps onto AVX-512, AVX2 or SSE registers. Every
-// operation the kernels use (arithmetic with scalars, comparisons, `mask ? a : b`) means the
-// same lane by lane for both kinds, so the algorithm is written once.
+// double (one CUDA thread, or one CPU channel), or on the CPU a GCC vector of consecutive channels
+// (Vec<S, W>) as wide as one register of the instruction set the caller is compiled for (RegVec:
+// AVX-512, AVX2 or SSE / NEON), so each vector operation is one instruction; wider vectors would be
+// split by the compiler, often into scalar code. Every operation the kernels use (arithmetic with
+// scalars, comparisons, `mask ? a : b`) means the same lane by lane for both kinds, so the
+// algorithm is written once.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
+#include <utility>
 
 #if defined(__CUDACC__)
 #define GLSP_HD __host__ __device__ __forceinline__
@@ -20,39 +24,31 @@
 
 namespace glsp {
 
-template <typename V>
+// The scalar type and the lane count of V: V itself and 1 for a scalar.
+template <typename V, typename = void>
 struct LaneTraits {
   using Scalar = V;
   static constexpr int kWidth = 1;
 };
 
 #if !defined(__CUDACC__)
-constexpr int kLanes = 16;
-typedef float VecF __attribute__((vector_size(kLanes * sizeof(float))));
-typedef double VecD __attribute__((vector_size(kLanes * sizeof(double))));
-typedef int32_t VecI __attribute__((vector_size(kLanes * sizeof(int32_t))));
-
-template <>
-struct LaneTraits<VecF> {
-  using Scalar = float;
-  static constexpr int kWidth = kLanes;
-};
-template <>
-struct LaneTraits<VecD> {
-  using Scalar = double;
-  static constexpr int kWidth = kLanes;
+template <typename V>  // a GCC vector: its element type and count
+struct LaneTraits<V, std::void_t<decltype(std::declval<V&>()[0])>> {
+  using Scalar = std::remove_reference_t<decltype(std::declval<V&>()[0])>;
+  static constexpr int kWidth = sizeof(V) / sizeof(Scalar);
 };
 
-template <typename S>
-struct VecOf;  // the kLanes-wide vector of a scalar type
-template <>
-struct VecOf<float> {
-  using type = VecF;
+template <typename S, int W>
+struct VecType {
+  typedef S type __attribute__((vector_size(W * sizeof(S))));
 };
-template <>
-struct VecOf<double> {
-  using type = VecD;
-};
+template <typename S, int W>
+using Vec = typename VecType<S, W>::type;  // W lanes of S
+template <typename S, int Bytes>
+using RegVec = Vec<S, Bytes / static_cast<int>(sizeof(S))>;  // the lanes of S in Bytes
+
+template <typename V>
+constexpr bool kIsVector = LaneTraits<V>::kWidth > 1;
 #endif
 
 template <typename V>
@@ -94,11 +90,20 @@ GLSP_HD float to_float(double x) { return static_cast<float>(x); }
 GLSP_HD double to_double(float x) { return static_cast<double>(x); }
 
 #if !defined(__CUDACC__)
-GLSP_HD VecF to_float(VecD x) { return __builtin_convertvector(x, VecF); }
-GLSP_HD VecD to_double(VecF x) { return __builtin_convertvector(x, VecD); }
+template <typename V, std::enable_if_t<kIsVector<V>, int> = 0>
+GLSP_HD auto to_float(V x) {
+  return __builtin_convertvector(x, Vec<float, LaneTraits<V>::kWidth>);
+}
+template <typename V, std::enable_if_t<kIsVector<V>, int> = 0>
+GLSP_HD auto to_double(V x) {
+  return __builtin_convertvector(x, Vec<double, LaneTraits<V>::kWidth>);
+}
 
 GLSP_HD int32_t to_int(float x) { return static_cast<int32_t>(x); }
-GLSP_HD VecI to_int(VecF x) { return __builtin_convertvector(x, VecI); }
+template <typename V, std::enable_if_t<kIsVector<V>, int> = 0>
+GLSP_HD auto to_int(V x) {
+  return __builtin_convertvector(x, Vec<int32_t, LaneTraits<V>::kWidth>);
+}
 
 template <typename V, typename I>
 GLSP_HD V from_bits(I bits) {
@@ -109,30 +114,34 @@ GLSP_HD V from_bits(I bits) {
 }
 
 // exp on float lanes for x <= 0 (all the kernels need), branch-free: exp(x) = 2^n e^r with
-// n = round(x / ln 2), |r| <= ln(2)/2, e^r by its degree-7 Taylor polynomial (relative error
-// < 1e-7); 0 below -87.
+// n = round(x / ln 2), |r| <= ln(2)/2, e^r by a degree-6 polynomial fitted to minimise its relative
+// error (4e-9; with float rounding < 1.3e-7, as the degree-7 Taylor polynomial it replaced, at one
+// multiply-add less); 0 below -87.
 template <typename V>
 GLSP_HD V exp_poly(V x) {
   const V lo = splat<V>(-87.0f);
   const V xc = x > lo ? x : lo;
   const V n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
   const V r = (xc - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;
-  V p = splat<V>(1.0f / 5040.0f);
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
+  V p = splat<V>(1.394858118e-3f);
+  p = p * r + 8.381109685e-3f;
+  p = p * r + 4.166623950e-2f;
+  p = p * r + 1.666632593e-1f;
   p = p * r + 0.5f;
-  p = p * r + 1.0f;
+  p = p * r + 1.000000119f;
   p = p * r + 1.0f;
   const V scale = from_bits<V>((to_int(n) + 127) << 23);
   return x < lo ? splat<V>(0.0f) : p * scale;
 }
 
-GLSP_HD VecF exp_acc(VecF x) { return exp_poly(x); }
-GLSP_HD VecD exp_acc(VecD x) {
-  for (int i = 0; i < kLanes; ++i) x[i] = std::exp(x[i]);
-  return x;
+template <typename V, std::enable_if_t<kIsVector<V>, int> = 0>
+GLSP_HD V exp_acc(V x) {
+  if constexpr (std::is_same_v<scalar_of<V>, float>) {
+    return exp_poly(x);
+  } else {
+    for (int i = 0; i < LaneTraits<V>::kWidth; ++i) x[i] = std::exp(x[i]);
+    return x;
+  }
 }
 #endif
 

@@ -25,7 +25,8 @@
 // Between chunks a sum is a state at one position: value e^e [a, b], d(value)/dw = e^e [da, db].
 // A carry enters a chunk as a pseudo-token at local index -1 whose log weight is the carry's
 // exponent and whose mantissas are the carry's. Chunk functions work on lanes V (wkv_lanes.h):
-// one channel per lane, so the CPU runs them on 16 channels at once and a CUDA thread on one.
+// one channel per lane, so the CPU runs them on a register of channels at once (16 floats with
+// AVX-512) and a CUDA thread on one.
 #pragma once
 
 #include "wkv_lanes.h"
@@ -128,8 +129,8 @@ struct Frame {
 };
 
 // ---- phase 2: scans over states, in double, per (direction, batch, channel) ----
-// D: the double lane type, double (one channel: a CUDA thread, or a CPU channel) or VecD (16
-// consecutive channels on the CPU); c: the first channel.
+// D: the double lane type, double (one channel: a CUDA thread, or a CPU channel) or a vector of
+// consecutive channels on the CPU (Vec<double, W>); c: the first channel.
 
 template <typename D>
 struct ScanState {

@@ -3,6 +3,8 @@
 #include <Python.h>
 #include <torch/library.h>
 
+#include <string>
+
 #include "wkv_check.h"
 
 extern "C" {
@@ -12,6 +14,10 @@ PyObject* PyInit__C(void) {
   return PyModule_Create(&module_def);
 }
 }
+
+namespace glsp {
+std::string cpu_isa_name();  // wkv_cpu.cpp
+}  // namespace glsp
 
 namespace {
 
@@ -44,4 +50,7 @@ TORCH_LIBRARY(glsp, m) {
   // Tokens per chunk the kernels of device ('cpu' or 'cuda') use for a chunk argument, before the
   // cap at T (the shape of the carries).
   m.def("chunk_tokens(str device, int chunk=0) -> int", &chunk_tokens_op);
+  // The instruction set the CPU kernels run on for float data: 'avx512', 'avx2' or 'baseline'
+  // (the best this CPU has, or the one the environment variable GLSP_CPU_ISA names).
+  m.def("cpu_isa() -> str", &glsp::cpu_isa_name);
 }

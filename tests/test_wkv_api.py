@@ -77,10 +77,14 @@ def test_direct_op_calls_are_checked_in_cpp():
 
 def test_backend_info_reports_the_active_backend():
     info = backend_info()
-    assert {"backend", "requested", "source", "path", "devices", "reason", "fix"} <= info.keys()
+    assert {"backend", "requested", "source", "path", "devices", "reason", "fix",
+            "cpu_isa"} <= info.keys()
     assert info["backend"] in ("extension", "fallback") and info["reason"]
     if info["backend"] == "extension":
         assert info["source"] in ("prebuilt", "jit") and "cpu" in info["devices"]
+        assert info["cpu_isa"] in ("avx512", "avx2", "baseline")
+    else:
+        assert info["cpu_isa"] is None
 
 
 def _broken(*_):

@@ -43,6 +43,17 @@ def wkv(
     return wkv_fallback(w, u, k, v, causal)
 
 
+def cpu_isa() -> str | None:
+    """The instruction set of the compiled CPU kernels for float data ('avx512', 'avx2' or
+    'baseline': the best the CPU has, or GLSP_CPU_ISA's), None without the extension."""
+    if BACKEND.name != "extension":
+        return None
+    try:
+        return torch.ops.glsp.cpu_isa()
+    except RuntimeError as error:  # an instruction set this CPU cannot run
+        return f"invalid: {str(error).splitlines()[0]}"
+
+
 def backend_info() -> dict:
     """Which WKV backend is active and why (for ``nnunetv2_glsp doctor``)."""
     return {
@@ -53,4 +64,5 @@ def backend_info() -> dict:
         "devices": sorted(BACKEND.devices),
         "reason": BACKEND.reason,
         "fix": BACKEND.fix,
+        "cpu_isa": cpu_isa(),
     }

@@ -24,7 +24,9 @@ CUDA = torch.device("cuda")  # nnU-Net's default training device
 def wkv_backend_summary() -> str:
     """One line naming the active WKV backend and why it was chosen."""
     info = backend_info()
-    summary = f"{info['backend']} ({info['source']}, devices {info['devices']}): {info['reason']}"
+    where = f"{info['source']}, devices {info['devices']}"
+    where += f", CPU kernels {info['cpu_isa']}" if info["cpu_isa"] else ""
+    summary = f"{info['backend']} ({where}): {info['reason']}"
     return summary + (f"; fix: {info['fix']}" if info["fix"] else "")
 
 

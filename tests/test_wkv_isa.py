@@ -1,0 +1,70 @@
+"""The CPU kernels on each instruction set they are compiled for: AVX-512, AVX2 + FMA, baseline.
+
+The best one the CPU has runs unless GLSP_CPU_ISA names another. The choice is made once per
+process, so the kernel tests of test_wkv_cpu.py run again in a subprocess for every instruction
+set other than this process's.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from nnunetv2_glsp.ops import backend_info
+
+ISAS = ("avx512", "avx2", "baseline")
+REFUSED = "is not an instruction set this CPU runs"
+# the tests against the float64 reference, of gradients, of saved carries, of extreme inputs
+KERNEL_TESTS = ("reference or chunk_size or saved_carries or gradcheck or half_precision"
+                " or large_keys")
+
+
+def require_extension() -> str:
+    info = backend_info()
+    if info["backend"] != "extension":
+        pytest.skip(f"the compiled WKV extension is not loaded: {info['reason']}")
+    return info["cpu_isa"]
+
+
+def python(code: str, isa: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GLSP_CPU_ISA": isa}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+def test_the_environment_variable_picks_the_instruction_set():
+    current = require_extension()
+    requested = os.environ.get("GLSP_CPU_ISA")
+    assert current == (requested or torch.ops.glsp.cpu_isa())
+    assert current in ISAS
+
+
+def test_an_instruction_set_the_cpu_lacks_is_refused_with_the_choices():
+    require_extension()
+    ones = "torch.ones(2), torch.ones(2), torch.ones(1, 3, 2), torch.ones(1, 3, 2)"
+    run = python(f"import torch, nnunetv2_glsp.ops; torch.ops.glsp.wkv({ones})", "sse9")
+    assert run.returncode != 0
+    assert f"GLSP_CPU_ISA=sse9 {REFUSED}: use one of baseline" in run.stderr, run.stderr[-2000:]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_kernels_match_the_reference_on_every_instruction_set(isa):
+    if require_extension() == isa:
+        pytest.skip(f"{isa} is this process's instruction set: test_wkv_cpu.py covers it")
+    probe = python("import torch, nnunetv2_glsp.ops; print(torch.ops.glsp.cpu_isa())", isa)
+    if REFUSED in probe.stderr:
+        pytest.skip(f"this CPU cannot run {isa}")
+    assert probe.returncode == 0 and probe.stdout.split()[-1] == isa, probe.stderr[-2000:]
+    here = Path(__file__).parent
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", KERNEL_TESTS,
+         str(here / "test_wkv_cpu.py")],
+        capture_output=True, text=True, env={**os.environ, "GLSP_CPU_ISA": isa}, cwd=here,
+        timeout=900)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout and " failed" not in run.stdout
