@@ -6,9 +6,10 @@ bytes the op must move (12 N bytes forward, 20 N backward, N = B T C, float32), 
 alternation with the kernel: "x copy" is the median ratio of those pairs, times are the fastest
 call.
 At T=32768, C=64: forward+backward with the carries saved by glsp::wkv_with_carries against
-recomputed in the backward. CPU: also 1 thread vs all threads there, and the 1-thread process CPU
-time. CUDA: forward as % of the copy bound at B=2, T=32768, C=64. Prints a table and writes
-bench_wkv.json and bench_wkv.png to --out.
+recomputed in the backward. CPU: also 1 thread vs all threads there, the 1-thread process CPU
+time, and that size on each instruction set the CPU runs (AVX-512, AVX2, baseline; a process each,
+picked by GLSP_CPU_ISA), in float32 and bfloat16. CUDA: forward as % of the copy bound at B=2,
+T=32768, C=64. Prints a table and writes bench_wkv.json and bench_wkv.png to --out.
 
     python scripts/bench_wkv.py --device cpu --out runs/bench_wkv
 """
@@ -17,7 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +33,7 @@ from nnunetv2_glsp.ops.fallback import wkv_fallback
 
 B = 2
 T_SCALING = 32768
+ISAS = ("avx512", "avx2", "baseline")
 
 
 def timed_call(device: str, fn: Callable[[], object],
@@ -191,6 +196,45 @@ def thread_scaling(min_time: float) -> dict:
     return result
 
 
+def isa_row(min_time: float) -> dict:
+    """The T=32768, C=64 row on this process's instruction set, and bfloat16 inputs against
+    float32 (forward+backward, alternating calls)."""
+    row = measure("cpu", T_SCALING, 64, 0, min_time)
+    w, u, k, v, gy = inputs(T_SCALING, 64, "cpu")
+    fp32 = kernel_fns(w, u, k, v, gy)[1]
+    bf16 = kernel_fns(w, u, *(x.bfloat16() for x in (k, v, gy)))[1]
+    row["bf16_fwd_bwd"], _, row["bf16_x_fp32"] = paired_timer("cpu", bf16, fp32, min_time)
+    row["isa"] = torch.ops.glsp.cpu_isa()
+    return row
+
+
+def instruction_sets(min_time: float) -> list[dict]:
+    """isa_row on each instruction set this CPU runs, in a process each (the kernels read
+    GLSP_CPU_ISA once)."""
+    rows = []
+    for isa in ISAS:
+        run = subprocess.run(
+            [sys.executable, __file__, "--isa-row", "--min-time", str(min_time)],
+            env={**os.environ, "GLSP_CPU_ISA": isa}, capture_output=True, text=True, check=False)
+        if "is not an instruction set this CPU runs" in run.stderr:
+            continue
+        if run.returncode != 0:
+            raise RuntimeError(f"the {isa} measurement failed:\n{run.stderr[-2000:]}")
+        rows.append(json.loads(run.stdout.splitlines()[-1]))
+    return rows
+
+
+def isa_table(rows: list[dict]) -> str:
+    head = (f"{'isa':>9} | {'fwd ms':>8} {'f+b ms':>8} {'x copy':>6} | {'bf16 f+b':>8} "
+            f"{'x fp32':>6}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['isa']:>9} | {1e3 * r['kernel_fwd']:8.2f} "
+                     f"{1e3 * r['kernel_fwd_bwd']:8.2f} {r['fwd_bwd_x_copy']:6.2f} | "
+                     f"{1e3 * r['bf16_fwd_bwd']:8.2f} {r['bf16_x_fp32']:6.2f}")
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     """One line per row; t(8T)/t(T): forward+backward time at 8x the length over this row's, for
     the kernel and, for comparison, for the copy (which grows faster than 8x where the longer
@@ -246,7 +290,12 @@ def main() -> None:
     parser.add_argument("--t-step", type=int, default=2, help="T multiplier between rows")
     parser.add_argument("--fallback-max-t", type=int, default=32768)
     parser.add_argument("--min-time", type=float, default=0.5, help="seconds per measurement")
+    parser.add_argument("--isa-row", action="store_true",
+                        help="only print isa_row() as JSON (the per-instruction-set subprocess)")
     args = parser.parse_args()
+    if args.isa_row:
+        print(json.dumps(isa_row(args.min_time)))
+        return
     info = backend_info()
     if args.device not in info["devices"]:
         raise SystemExit(f"no compiled WKV kernel for {args.device}: {info}")
@@ -268,6 +317,7 @@ def main() -> None:
     result["saved_carries"] = saved_carries(args.device, args.min_time)
     if args.device == "cpu":
         result["thread_scaling"] = thread_scaling(args.min_time)
+        result["instruction_sets"] = instruction_sets(args.min_time)
     else:
         result["gpu"] = torch.cuda.get_device_name()
         bound = measure("cuda", T_SCALING, 64, 0, args.min_time)
@@ -296,6 +346,10 @@ def main() -> None:
               f"fwd+bwd {1e3 * s['cpu_time_1_thread_fwd_bwd']:.1f} ms, copy of 32N bytes "
               f"{1e3 * s['cpu_time_1_thread_copy_fwd_bwd']:.1f} ms: fwd+bwd = "
               f"{s['cpu_time_1_thread_x_copy']:.1f}x copy")
+    if "instruction_sets" in result:
+        print(f"\ninstruction sets at T={T_SCALING}, C=64 (GLSP_CPU_ISA, a process each; x copy: "
+              "median ratio of alternating calls; bf16 x fp32: bfloat16 inputs against float32)")
+        print(isa_table(result["instruction_sets"]))
     if "host_steal_pct" in result:
         print(f"host steal during the run: {result['host_steal_pct']:.1f}% of CPU time (time this "
               "virtual machine's cores waited for other guests)")

@@ -36,6 +36,11 @@ def test_bench_wkv_writes_table_json_and_png(tmp_path):
     for key in ("fwd_bwd_saving", "fwd_bwd_recomputing", "fwd_bwd_ratio", "fwd_ratio"):
         assert math.isfinite(carries[key]) and carries[key] > 0, (key, carries)
     assert "recomputing them in the backward" in run.stdout
+    isas = [r["isa"] for r in result["instruction_sets"]]
+    assert result["backend"]["cpu_isa"] in isas and isas[-1] == "baseline", isas
+    for row in result["instruction_sets"]:
+        for key in ("kernel_fwd_bwd", "fwd_bwd_x_copy", "bf16_fwd_bwd", "bf16_x_fp32"):
+            assert math.isfinite(row[key]) and row[key] > 0, (key, row)
     assert (out / "bench_wkv.png").stat().st_size > 10_000
     table_rows = [line for line in run.stdout.splitlines() if line.lstrip().startswith("3 ")]
     assert len(table_rows) == 2 and "(T capped)" in table_rows[1], run.stdout
