@@ -10,9 +10,9 @@ import sys
 
 _OPENMP = ["-fopenmp"] if sys.platform.startswith("linux") else []
 
-# torch picks the C++ standard its headers need. -Wno-psabi: GCC notes that passing the 64-byte
-# lane vectors (csrc/wkv_lanes.h) by value changes the ABI without AVX-512; they never cross a
-# call boundary (every lane function is force-inlined).
+# torch picks the C++ standard its headers need. -Wno-psabi: GCC notes that passing the 32- and
+# 64-byte lane vectors (csrc/wkv_lanes.h) by value changes the ABI without AVX2 / AVX-512; they
+# never cross a call boundary (every lane function is force-inlined).
 CXX_FLAGS = ["-O3", "-Wno-psabi", *_OPENMP]
 NVCC_FLAGS = ["-O3", "--threads", "0"]  # compile the target architectures in parallel
 LINK_FLAGS = [*_OPENMP]
