@@ -214,8 +214,8 @@ def instruction_sets(min_time: float, rounds: int = 3) -> list[dict]:
     forward+backward / copy ratio (a fresh process on a shared VM often starts slow), with every
     round's ratio listed."""
     runs: dict[str, list[dict]] = {}
-    for _ in range(rounds):
-        for isa in ISAS:
+    for r in range(rounds):
+        for isa in ISAS[r % len(ISAS):] + ISAS[:r % len(ISAS)]:  # each starts a round in turn
             run = subprocess.run(
                 [sys.executable, __file__, "--isa-row", "--min-time", str(min_time)],
                 env={**os.environ, "GLSP_CPU_ISA": isa}, capture_output=True, text=True,

@@ -61,10 +61,12 @@ def worker(label: str, device: str, sizes: list[tuple[int, int]], reps: int) -> 
 
 def run_builds(builds: dict[str, Path], device: str, sizes: str, reps: int,
                rounds: int) -> list[dict]:
-    """Rows of every build and round, the builds alternating within each round."""
+    """Rows of every build and round, the builds alternating within each round and the order
+    rotating between rounds (round r starts with build r), so no build always runs first."""
     rows = []
     for r in range(rounds):
-        for label, path in builds.items():
+        order = list(builds.items())
+        for label, path in order[r % len(order):] + order[:r % len(order)]:
             env = dict(os.environ, PYTHONPATH=str(path), GLSP_WKV_BACKEND="extension")
             run = subprocess.run(
                 [sys.executable, __file__, "--worker", label, "--device", device, "--sizes",
