@@ -6,10 +6,11 @@ bytes the op must move (12 N bytes forward, 20 N backward, N = B T C, float32), 
 alternation with the kernel: "x copy" is the median ratio of those pairs, times are the fastest
 call.
 At T=32768, C=64: forward+backward with the carries saved by glsp::wkv_with_carries against
-recomputed in the backward. CPU: also 1 thread vs all threads there, the 1-thread process CPU
-time, and that size on each instruction set the CPU runs (AVX-512, AVX2, baseline; a process each,
-picked by GLSP_CPU_ISA), in float32 and bfloat16. CUDA: forward as % of the copy bound at B=2,
-T=32768, C=64. Prints a table and writes bench_wkv.json and bench_wkv.png to --out.
+recomputed in the backward; t(8T)/t(T) by alternating calls (T in --scaling-lengths, C=64).
+CPU: also 1 thread vs all threads there, the 1-thread process CPU time, and that size on each
+instruction set the CPU runs (AVX-512, AVX2, baseline; a process each, picked by GLSP_CPU_ISA),
+in float32 and bfloat16. CUDA: forward as % of the copy bound at B=2, T=32768, C=64. Prints a
+table and writes bench_wkv.json and bench_wkv.png to --out.
 
     python scripts/bench_wkv.py --device cpu --out runs/bench_wkv
 """
@@ -166,6 +167,24 @@ def saved_carries(device: str, min_time: float) -> dict:
     return result
 
 
+def length_scaling(device: str, min_time: float, lengths: list[int]) -> list[dict]:
+    """Forward+backward at 8T against T, C=64, for each T in lengths, by alternating calls (rows
+    of the table are timed minutes apart, so their ratio also measures the machine's drift); the
+    same for the 32N-byte copy, whose ratio shows where 8T leaves a cache level."""
+    result = []
+    for T in lengths:
+        short = inputs(T, 64, device)
+        long = inputs(8 * T, 64, device)
+        row = {"T": T, "C": 64}
+        row["fwd_bwd_8T"], row["fwd_bwd_T"], row["kernel_ratio"] = paired_timer(
+            device, kernel_fns(*long)[1], kernel_fns(*short)[1], min_time)
+        row["copy_8T"], row["copy_T"], row["copy_ratio"] = paired_timer(
+            device, copy_fn(32 * B * 8 * T * 64, device), copy_fn(32 * B * T * 64, device),
+            min_time)
+        result.append(row)
+    return result
+
+
 def on_threads(n: int, fn: Callable[[], object]) -> Callable[[], object]:
     """fn run with n intra-op threads."""
     def call():
@@ -295,6 +314,8 @@ def main() -> None:
     parser.add_argument("--t-step", type=int, default=2, help="T multiplier between rows")
     parser.add_argument("--fallback-max-t", type=int, default=32768)
     parser.add_argument("--min-time", type=float, default=0.5, help="seconds per measurement")
+    parser.add_argument("--scaling-lengths", type=int, nargs="*", default=[4096, 16384],
+                        help="T of the t(8T)/t(T) measurements")
     parser.add_argument("--isa-rounds", type=int, default=3,
                         help="rotations over the instruction sets (the best round is kept)")
     parser.add_argument("--isa-row", action="store_true",
@@ -322,6 +343,7 @@ def main() -> None:
               "threads": torch.get_num_threads(), "rows": rows,
               "fallback_capped_above_T": args.fallback_max_t}
     result["saved_carries"] = saved_carries(args.device, args.min_time)
+    result["length_scaling"] = length_scaling(args.device, args.min_time, args.scaling_lengths)
     if args.device == "cpu":
         result["thread_scaling"] = thread_scaling(args.min_time)
         result["instruction_sets"] = instruction_sets(args.min_time, args.isa_rounds)
@@ -344,6 +366,10 @@ def main() -> None:
           f"({s['fwd_bwd_ratio']:.2f}x); the forward that saves them "
           f"{1e3 * s['fwd_saving']:.2f} ms against {1e3 * s['fwd_plain']:.2f} ms "
           f"({s['fwd_ratio']:.2f}x; median ratios of alternating calls)")
+    for s in result["length_scaling"]:
+        print(f"t(8T)/t(T) at T={s['T']}, C=64, alternating calls: fwd+bwd "
+              f"{1e3 * s['fwd_bwd_8T']:.2f} / {1e3 * s['fwd_bwd_T']:.2f} ms = "
+              f"{s['kernel_ratio']:.2f} (copy {s['copy_ratio']:.2f})")
     if "thread_scaling" in result:
         s = result["thread_scaling"]
         print(f"\nthreads at T={s['T']}, C=64: fwd+bwd 1 thread {1e3 * s['fwd_bwd_1_thread']:.1f} "

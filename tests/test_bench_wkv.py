@@ -20,7 +20,7 @@ def test_bench_wkv_writes_table_json_and_png(tmp_path):
     run = subprocess.run(
         [sys.executable, str(SCRIPT), "--device", "cpu", "--out", str(out), "--channels", "3",
          "--t-min", "64", "--t-max", "128", "--fallback-max-t", "64", "--min-time", "0.01",
-         "--isa-rounds", "1"],
+         "--isa-rounds", "1", "--scaling-lengths", "16"],
         capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr
     result = json.loads((out / "bench_wkv.json").read_text())
@@ -37,6 +37,9 @@ def test_bench_wkv_writes_table_json_and_png(tmp_path):
     for key in ("fwd_bwd_saving", "fwd_bwd_recomputing", "fwd_bwd_ratio", "fwd_ratio"):
         assert math.isfinite(carries[key]) and carries[key] > 0, (key, carries)
     assert "recomputing them in the backward" in run.stdout
+    (scaling,) = result["length_scaling"]
+    assert scaling["T"] == 16 and scaling["kernel_ratio"] > 0 and scaling["copy_ratio"] > 0
+    assert "t(8T)/t(T) at T=16, C=64, alternating calls" in run.stdout
     isas = [r["isa"] for r in result["instruction_sets"]]
     assert result["backend"]["cpu_isa"] in isas and isas[-1] == "baseline", isas
     for row in result["instruction_sets"]:
