@@ -282,14 +282,15 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def plot(rows: list[dict], path: Path, device: str) -> None:
+def plot(rows: list[dict], path: Path, device: str, isa_rows: list[dict] | None = None) -> None:
+    """Time against T per mode (log-log), and forward+backward per instruction set if measured."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, mode in zip(axes, ("fwd", "fwd_bwd"), strict=True):
+    fig, axes = plt.subplots(1, 3 if isa_rows else 2, figsize=(16 if isa_rows else 11, 4.2))
+    for ax, mode in zip(axes, ("fwd", "fwd_bwd"), strict=False):
         for C in sorted({r["C"] for r in rows}):
             rs = [r for r in rows if r["C"] == C]
             for name, style in (("kernel", "-o"), ("fallback", "--s"), ("copy", ":^")):
@@ -299,6 +300,18 @@ def plot(rows: list[dict], path: Path, device: str) -> None:
         ax.set(title=f"WKV {mode.replace('_', '+')} ({device}, B={B})", xlabel="T",
                ylabel="ms")
         ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    if isa_rows:
+        ax = axes[2]
+        names = [r["isa"] for r in isa_rows]
+        x = range(len(names))
+        ax.bar([i - 0.2 for i in x], [1e3 * r["kernel_fwd_bwd"] for r in isa_rows], 0.4,
+               label="float32")
+        ax.bar([i + 0.2 for i in x], [1e3 * r["bf16_fwd_bwd"] for r in isa_rows], 0.4,
+               label="bfloat16")
+        ax.set_xticks(list(x), names)
+        ax.set(title=f"fwd+bwd per instruction set (T={T_SCALING}, C=64)", ylabel="ms")
+        ax.grid(True, axis="y", alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -391,7 +404,7 @@ def main() -> None:
         print(f"\n{result['gpu']}: forward at B=2, T={T_SCALING}, C=64 runs at "
               f"{result['fwd_pct_of_copy_bound']:.0f}% of the memory-copy bound (12N bytes)")
     (args.out / "bench_wkv.json").write_text(json.dumps(result, indent=1))
-    plot(rows, args.out / "bench_wkv.png", args.device)
+    plot(rows, args.out / "bench_wkv.png", args.device, result.get("instruction_sets"))
     print(f"wrote {args.out / 'bench_wkv.json'} and {args.out / 'bench_wkv.png'}")
 
 
