@@ -149,8 +149,12 @@ def check_backend() -> Check:
         return Check("FAIL", "WKV backend", f"nnunetv2_glsp failed to import: {error!r}",
                      "reinstall nnunetv2-glsp; python -c 'import nnunetv2_glsp.trainers' shows "
                      "the full error")
+    info = backend_info()
+    if (info["cpu_isa"] or "").startswith("invalid"):  # every CPU kernel call would raise
+        return Check("FAIL", "WKV backend", wkv_backend_summary(),
+                     "unset GLSP_CPU_ISA, or set it to one of the instruction sets named above")
     # the pure-PyTorch fallback is correct but slow: worth a warning, not a failure
-    status = "ok" if backend_info()["backend"] == "extension" else "warn"
+    status = "ok" if info["backend"] == "extension" else "warn"
     return Check(status, "WKV backend", wkv_backend_summary())
 
 

@@ -48,6 +48,13 @@ def test_healthy_install(tmp_path):
         assert expected in out, out
 
 
+def test_an_instruction_set_the_cpu_lacks_fails_with_the_choices():
+    code, out = doctor(GLSP_CPU_ISA="avx9")
+    assert code == 1, out
+    assert "[FAIL] WKV backend: " in out and "GLSP_CPU_ISA=avx9 is not an instruction set" in out
+    assert "fix: unset GLSP_CPU_ISA" in out
+
+
 def test_opted_out_and_unknown_trainer_and_missing_paths():
     code, out = doctor("--trainer", "GLSPTrainr", NNUNETV2_GLSP_NO_AUTOREGISTER="1")
     assert code == 1, out
