@@ -34,7 +34,7 @@ from nnunetv2_glsp.ops.fallback import wkv_fallback
 
 B = 2
 T_SCALING = 32768
-ISAS = ("avx512", "avx2", "baseline")
+ISAS = ("avx512", "avx2", "baseline")  # best first, as glsp::cpu_isa names them
 
 
 def timed_call(device: str, fn: Callable[[], object],
@@ -228,19 +228,18 @@ def isa_row(min_time: float) -> dict:
 
 
 def instruction_sets(min_time: float, rounds: int = 3) -> list[dict]:
-    """isa_row on each instruction set this CPU runs, in a process each (the kernels read
-    GLSP_CPU_ISA once), in `rounds` rotations: per instruction set the round with the lowest
-    forward+backward / copy ratio (a fresh process on a shared VM often starts slow), with every
-    round's ratio listed."""
+    """isa_row on this process's instruction set and each below it, in a process each (the
+    kernels read GLSP_CPU_ISA once), in `rounds` rotations: per instruction set the round with the
+    lowest forward+backward / copy ratio (a fresh process on a shared VM often starts slow), with
+    every round's ratio listed."""
+    isas = ISAS[ISAS.index(torch.ops.glsp.cpu_isa()):]
     runs: dict[str, list[dict]] = {}
     for r in range(rounds):
-        for isa in ISAS[r % len(ISAS):] + ISAS[:r % len(ISAS)]:  # each starts a round in turn
+        for isa in isas[r % len(isas):] + isas[:r % len(isas)]:  # each starts a round in turn
             run = subprocess.run(
                 [sys.executable, __file__, "--isa-row", "--min-time", str(min_time)],
                 env={**os.environ, "GLSP_CPU_ISA": isa}, capture_output=True, text=True,
                 check=False)
-            if "is not an instruction set this CPU runs" in run.stderr:
-                continue
             if run.returncode != 0:
                 raise RuntimeError(f"the {isa} measurement failed:\n{run.stderr[-2000:]}")
             runs.setdefault(isa, []).append(json.loads(run.stdout.splitlines()[-1]))

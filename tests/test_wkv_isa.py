@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_wkv_cpu import require_extension
 
 from nnunetv2_glsp.ops import backend_info
 
@@ -24,11 +25,10 @@ KERNEL_TESTS = ("reference or chunk_size or saved_carries or gradcheck or half_p
                 " or large_keys")
 
 
-def require_extension() -> str:
-    info = backend_info()
-    if info["backend"] != "extension":
-        pytest.skip(f"the compiled WKV extension is not loaded: {info['reason']}")
-    return info["cpu_isa"]
+def extension_isa() -> str:
+    """This process's instruction set (the kernel tests require the extension)."""
+    require_extension()
+    return backend_info()["cpu_isa"]
 
 
 def python(code: str, isa: str) -> subprocess.CompletedProcess:
@@ -53,7 +53,7 @@ def best_from_cpuinfo() -> str | None:
 
 
 def test_the_default_is_the_best_the_cpu_has_and_the_variable_overrides_it():
-    current = require_extension()
+    current = extension_isa()
     requested = os.environ.get("GLSP_CPU_ISA")
     expected = requested or best_from_cpuinfo()
     if expected is None:
@@ -71,7 +71,7 @@ def test_an_instruction_set_the_cpu_lacks_is_refused_with_the_choices():
 
 @pytest.mark.parametrize("isa", ISAS)
 def test_kernels_match_the_reference_on_every_instruction_set(isa):
-    if require_extension() == isa:
+    if extension_isa() == isa:
         pytest.skip(f"{isa} is this process's instruction set: test_wkv_cpu.py covers it")
     probe = python("import torch, nnunetv2_glsp.ops; print(torch.ops.glsp.cpu_isa())", isa)
     if REFUSED in probe.stderr:
