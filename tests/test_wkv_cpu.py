@@ -6,6 +6,7 @@ Imports only nnunetv2_glsp.ops (these tests also run on GPU machines without nnU
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -266,3 +267,29 @@ def test_non_contiguous_inputs():
     for a, b in zip(op_grads(ws, u, kt, vs, gy), op_grads(w, u, k, v, gy.contiguous()),
                     strict=True):
         assert torch.equal(a, b)
+
+
+def vm_flags(address: int) -> list[str]:
+    """The VmFlags of the memory mapping of this process that holds address (/proc/self/smaps)."""
+    inside = False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split(maxsplit=1)[0]
+        if "-" in head and ":" not in head:  # a mapping's first line: "start-end perms ..."
+            start, end = (int(x, 16) for x in head.split("-"))
+            inside = start <= address < end
+        elif inside and head == "VmFlags:":
+            return line.split()[1:]
+    raise AssertionError(f"no mapping holds {address:#x}")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="needs Linux's /proc/self/smaps")
+def test_large_outputs_are_advised_huge_pages():
+    # above 32 MiB an output is a fresh mapping each call; the kernel asks for huge pages there
+    w, u, k, v = make_inputs(1, 131072, 66, seed=9)
+    gy = torch.randn_like(k)
+    y, (_, _, gk, gv) = op(w, u, k, v), op_grads(w, u, k, v, gy)
+    for out in (y, gk, gv):
+        assert out.nbytes > 32 << 20
+        assert "hg" in vm_flags(out.data_ptr() + out.nbytes // 2)
+    small = op(*make_inputs(1, 1000, 66, seed=9))
+    assert "hg" not in vm_flags(small.data_ptr())
