@@ -282,7 +282,9 @@ def vm_flags(address: int) -> list[str]:
     raise AssertionError(f"no mapping holds {address:#x}")
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="needs Linux's /proc/self/smaps")
+@pytest.mark.skipif(not (os.path.exists("/proc/self/smaps")
+                         and os.path.exists("/sys/kernel/mm/transparent_hugepage/enabled")),
+                    reason="needs Linux with transparent huge pages")
 def test_large_outputs_are_advised_huge_pages():
     # from 32 MiB on an output is a fresh mapping each call; the kernel asks for huge pages there
     w, u, k, v = make_inputs(1, 131072, 64, seed=9)
