@@ -204,9 +204,9 @@ void run_isa(const F& f) {
 class BlockRuns {
  public:
   BlockRuns(int64_t count, int64_t block, int runs)
-      : count_(count), block_(block), n_(runs), runs_(new std::atomic<uint64_t>[runs]) {
+      : count_(count), block_(block), n_(runs), runs_(new Run[runs]) {
     const int64_t blocks = (count + block - 1) / block;
-    for (int r = 0; r < runs; ++r) runs_[r] = pack(blocks * r / runs, blocks * (r + 1) / runs);
+    for (int r = 0; r < runs; ++r) runs_[r].word = pack(blocks * r / runs, blocks * (r + 1) / runs);
   }
   int runs() const { return n_; }
 
@@ -222,24 +222,28 @@ class BlockRuns {
   }
 
  private:
-  // a run as [first, last) block indices in one word, so both ends move by compare-and-swap
+  // a run as [first, last) block indices in one word, so both ends move by compare-and-swap; a
+  // cache line each, so that taking from one's own run does not evict the others'
+  struct alignas(64) Run {
+    std::atomic<uint64_t> word;
+  };
   static uint64_t pack(int64_t first, int64_t last) {
     return static_cast<uint64_t>(first) | static_cast<uint64_t>(last) << 32;
   }
   int64_t take(int r, bool front) {
-    uint64_t word = runs_[r].load();
+    uint64_t word = runs_[r].word.load();
     for (;;) {
       const auto first = static_cast<int64_t>(word & 0xffffffffu);
       const auto last = static_cast<int64_t>(word >> 32);
       if (first >= last) return -1;
       const uint64_t rest = front ? pack(first + 1, last) : pack(first, last - 1);
-      if (runs_[r].compare_exchange_weak(word, rest)) return front ? first : last - 1;
+      if (runs_[r].word.compare_exchange_weak(word, rest)) return front ? first : last - 1;
     }
   }
 
   int64_t count_, block_;
   int n_;
-  std::unique_ptr<std::atomic<uint64_t>[]> runs_;
+  std::unique_ptr<Run[]> runs_;
 };
 
 // Blocks per thread: enough for the stealing to even out a slow thread, few enough that taking
