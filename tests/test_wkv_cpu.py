@@ -232,7 +232,7 @@ def test_deterministic_and_independent_of_thread_count():
     threads = torch.get_num_threads()
     runs = []
     try:
-        for n in (threads, threads, 1, threads + 1):  # threads + 1: uneven runs, blocks stolen
+        for n in (threads, threads, 1, threads + 1):  # more threads than cores: blocks change hands
             torch.set_num_threads(n)
             runs.append((op(w, u, k, v), *op_grads(w, u, k, v, gy)))
     finally:
