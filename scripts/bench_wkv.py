@@ -31,10 +31,10 @@ import torch
 
 from nnunetv2_glsp.ops import backend_info
 from nnunetv2_glsp.ops.fallback import wkv_fallback
+from nnunetv2_glsp.ops.wkv import CPU_ISAS
 
 B = 2
 T_SCALING = 32768
-ISAS = ("avx512", "avx2", "baseline")  # best first, as glsp::cpu_isa names them
 
 
 def timed_call(device: str, fn: Callable[[], object],
@@ -232,7 +232,7 @@ def instruction_sets(min_time: float, rounds: int = 3) -> list[dict]:
     kernels read GLSP_CPU_ISA once), in `rounds` rotations: per instruction set the round with the
     lowest forward+backward / copy ratio (a fresh process on a shared VM often starts slow), with
     every round's ratio listed."""
-    isas = ISAS[ISAS.index(torch.ops.glsp.cpu_isa()):]
+    isas = CPU_ISAS[CPU_ISAS.index(torch.ops.glsp.cpu_isa()):]
     runs: dict[str, list[dict]] = {}
     for r in range(rounds):
         for isa in isas[r % len(isas):] + isas[:r % len(isas)]:  # each starts a round in turn

@@ -17,8 +17,8 @@ import torch
 from test_wkv_cpu import require_extension
 
 from nnunetv2_glsp.ops import backend_info
+from nnunetv2_glsp.ops.wkv import CPU_ISAS
 
-ISAS = ("avx512", "avx2", "baseline")
 REFUSED = "is not an instruction set this CPU runs"
 # the tests against the float64 reference, of gradients, of saved carries, of extreme inputs
 KERNEL_TESTS = ("reference or chunk_size or saved_carries or gradcheck or half_precision"
@@ -69,7 +69,7 @@ def test_an_instruction_set_the_cpu_lacks_is_refused_with_the_choices():
     assert f"GLSP_CPU_ISA=sse9 {REFUSED}: use one of baseline" in run.stderr, run.stderr[-2000:]
 
 
-@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("isa", CPU_ISAS)
 def test_kernels_match_the_reference_on_every_instruction_set(isa):
     if extension_isa() == isa:
         pytest.skip(f"{isa} is this process's instruction set: test_wkv_cpu.py covers it")

@@ -43,6 +43,11 @@ def wkv(
     return wkv_fallback(w, u, k, v, causal)
 
 
+# The instruction sets the CPU kernels are compiled for, best first, as glsp::cpu_isa names them
+# and GLSP_CPU_ISA takes them (csrc/wkv_cpu.cpp, kIsaNames).
+CPU_ISAS = ("avx512", "avx2", "baseline")
+
+
 def cpu_isa() -> str | None:
     """The instruction set of the compiled CPU kernels for float data ('avx512', 'avx2' or
     'baseline': the best the CPU has, or GLSP_CPU_ISA's), None without the extension."""
