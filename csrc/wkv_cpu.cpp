@@ -110,21 +110,22 @@ T* workspace(int64_t count) {
   return reinterpret_cast<T*>(block.get());
 }
 
-// An uninitialised tensor like `like`, for an output. glibc (by default) maps every block of
-// 32 MiB or more (its largest mmap threshold) afresh and unmaps it on free, so the kernel's first
-// writes to a large output fault its pages in, 4 KiB at a time (forward+backward at T = 65536,
-// C = 64: 1.6-1.9x the time). Asking the OS for transparent huge pages there makes it one fault
-// per 2 MiB (a hint: where THP is off, nothing changes).
+// An uninitialised tensor like `like`, for an output. Large outputs are often memory the process
+// gets afresh from the OS: glibc (by default) maps every block of 32 MiB or more anew and unmaps it
+// on free, and returns the top of its heap once the free space there passes its trim threshold
+// (dynamic, twice the largest block freed so far), so the kernel's first writes fault the pages
+// in, 4 KiB at a time (forward+backward at T = 65536, C = 64: 1.6-1.9x the time). Asking the OS
+// for transparent huge pages on the whole 2 MiB pages of outputs that span some makes it one fault
+// per 2 MiB (a hint: where THP is off, nothing changes; PyTorch's THP_MEM_ALLOC_ENABLE=1 does the
+// same for every allocation).
 at::Tensor new_output(const at::Tensor& like) {
   at::Tensor out = at::empty_like(like);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr size_t kMmapAlways = size_t{32} << 20, kHugePage = size_t{2} << 20;
-  if (out.nbytes() >= kMmapAlways) {
-    const uintptr_t first = reinterpret_cast<uintptr_t>(out.data_ptr());
-    const uintptr_t begin = (first + kHugePage - 1) & ~(kHugePage - 1);
-    const uintptr_t end = (first + out.nbytes()) & ~(kHugePage - 1);
-    madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-  }
+  constexpr size_t kHugePage = size_t{2} << 20;
+  const uintptr_t first = reinterpret_cast<uintptr_t>(out.data_ptr());
+  const uintptr_t begin = (first + kHugePage - 1) & ~(kHugePage - 1);
+  const uintptr_t end = (first + out.nbytes()) & ~(kHugePage - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
 #endif
   return out;
 }
