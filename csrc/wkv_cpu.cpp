@@ -25,15 +25,20 @@
 #include <sys/mman.h>
 #endif
 
-// Hot loops on float data are compiled for AVX-512, AVX2+FMA and baseline x86-64, picked at run
-// time: the phase functions are force-inlined into one entry per instruction set (run_isa). Not
-// target_clones: GCC 12 leaves the loops of a target_clones function scalar, while a plain
-// target("avx512...") function maps the vector lane types onto zmm registers.
+// Hot loops on float data are compiled for AVX-512, AVX2 (with FMA, F16C) and baseline x86-64,
+// picked at run time: the phase functions are force-inlined into one entry per instruction set
+// (run_isa). Not target_clones: GCC 12 leaves the loops of a target_clones function scalar, while a
+// plain target("avx512...") function maps the vector lane types onto zmm registers.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define GLSP_X86_ISA 1
 #endif
 
 namespace glsp {
+
+// c10::Half holds IEEE binary16: register-wide float lanes convert it in one instruction.
+template <>
+struct IsBinary16<c10::Half> : std::true_type {};
+
 namespace {
 
 // Channels per work item: the float lanes of the widest register (AVX-512), a multiple of every
@@ -136,9 +141,10 @@ struct LaneTag {
 };
 
 // ---- instruction sets ----
-// The float kernels are compiled for AVX-512, AVX2 + FMA and the baseline (SSE2 on x86-64, the
-// compiler's default elsewhere), each on vectors one register wide (RegBytes). The best the CPU has
-// runs, or the one the environment variable GLSP_CPU_ISA names (tests and benchmarks of the others).
+// The float kernels are compiled for AVX-512, AVX2 + FMA + F16C and the baseline (SSE2 on x86-64,
+// the compiler's default elsewhere), each on vectors one register wide (RegBytes). The best the CPU
+// has runs, or the one the environment variable GLSP_CPU_ISA names (tests and benchmarks of the
+// others).
 enum class Isa { kBaseline, kAvx2, kAvx512 };
 constexpr const char* kIsaNames[] = {"baseline", "avx2", "avx512"};
 
@@ -147,7 +153,9 @@ Isa best_isa() {
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
     return Isa::kAvx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c"))
+    return Isa::kAvx2;
 #endif
   return Isa::kBaseline;
 }
@@ -180,7 +188,7 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))) void on_a
   f(RegBytes<64>{});
 }
 template <typename F>
-__attribute__((target("avx2,fma"))) void on_avx2(const F& f) {
+__attribute__((target("avx2,fma,f16c"))) void on_avx2(const F& f) {
   f(RegBytes<32>{});
 }
 #endif

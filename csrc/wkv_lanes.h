@@ -22,6 +22,14 @@
 #define GLSP_UNROLL
 #endif
 
+// GLSP_X86_BUILTINS: GCC's x86 builtins, for single instructions the generic vector code cannot
+// express. Builtins, not the intrinsics: those carry target attributes, which keep them from being
+// inlined into these generic functions; only the builds of the CPU kernels compiled for the
+// instruction set (run_isa in wkv_cpu.cpp) instantiate the lanes that use them.
+#if !defined(__CUDACC__) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define GLSP_X86_BUILTINS 1
+#endif
+
 namespace glsp {
 
 // The scalar type and the lane count of V: V itself and 1 for a scalar.
@@ -64,11 +72,52 @@ GLSP_HD V neg_inf() {
   return splat<V>(-std::numeric_limits<scalar_of<V>>::infinity());
 }
 
+// P: a type of IEEE binary16 values. The CPU kernels declare theirs (c10::Half), whose conversion
+// to float is software, lane by lane; register-wide float lanes convert it in one instruction.
+template <typename P>
+struct IsBinary16 : std::false_type {};
+
+#if defined(GLSP_X86_BUILTINS)
+constexpr int kCurrentRounding = 4;  // _MM_FROUND_CUR_DIRECTION: the default, to nearest even
+
+// Float lanes that convert binary16 P in one instruction: vcvtph2ps / vcvtps2ph on an AVX-512
+// register (16 lanes) or, with F16C, on an AVX one (8 lanes: the AVX2 build enables F16C).
+template <typename V, typename P>
+constexpr bool kConvertsBinary16 =
+    IsBinary16<P>::value && (std::is_same_v<V, Vec<float, 16>> || std::is_same_v<V, Vec<float, 8>>);
+
+template <typename V>
+GLSP_HD V binary16_to_lanes(const void* p) {
+  Vec<int16_t, LaneTraits<V>::kWidth> bits;
+  std::memcpy(&bits, p, sizeof(bits));
+  if constexpr (LaneTraits<V>::kWidth == 16) {
+    return __builtin_ia32_vcvtph2ps512_mask(bits, V{}, 0xffff, kCurrentRounding);
+  } else {
+    return __builtin_ia32_vcvtph2ps256(bits);
+  }
+}
+
+template <typename V>
+GLSP_HD void lanes_to_binary16(void* p, V x) {
+  Vec<int16_t, LaneTraits<V>::kWidth> bits;
+  if constexpr (LaneTraits<V>::kWidth == 16) {
+    bits = __builtin_ia32_vcvtps2ph512_mask(x, kCurrentRounding, decltype(bits){}, 0xffff);
+  } else {
+    bits = __builtin_ia32_vcvtps2ph256(x, kCurrentRounding);
+  }
+  std::memcpy(p, &bits, sizeof(bits));
+}
+#endif
+
 // kWidth consecutive values of p (any floating type) as lanes, and back.
 template <typename V, typename P>
 GLSP_HD V load_lanes(const P* p) {
   if constexpr (LaneTraits<V>::kWidth == 1) {
     return static_cast<V>(*p);
+#if defined(GLSP_X86_BUILTINS)
+  } else if constexpr (kConvertsBinary16<V, P>) {
+    return binary16_to_lanes<V>(p);
+#endif
   } else {
     V r;
     for (int i = 0; i < LaneTraits<V>::kWidth; ++i) r[i] = static_cast<scalar_of<V>>(p[i]);
@@ -80,6 +129,10 @@ template <typename P, typename V>
 GLSP_HD void store_lanes(P* p, V x) {
   if constexpr (LaneTraits<V>::kWidth == 1) {
     *p = static_cast<P>(x);
+#if defined(GLSP_X86_BUILTINS)
+  } else if constexpr (kConvertsBinary16<V, P>) {
+    lanes_to_binary16(p, x);
+#endif
   } else {
     for (int i = 0; i < LaneTraits<V>::kWidth; ++i) p[i] = static_cast<P>(x[i]);
   }
@@ -147,14 +200,11 @@ GLSP_HD V exp_poly(V x) {
   return x < lo ? splat<V>(0.0f) : e.p * scale;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(GLSP_X86_BUILTINS)
 // The same on an AVX-512 register: vscalefps multiplies by 2^n (the same rounding as the product
 // above) and, under a mask, zeroes the lanes below the range; three instructions fewer an exp
-// (the conversion, add and shift of the exponent bits). Compiler builtins, not the intrinsics:
-// those carry target("avx512f") and could not be inlined here; this is only ever inlined into the
-// AVX-512 build of the kernels (Vec<float, 16> is its register), which expands them.
+// (the conversion, add and shift of the exponent bits).
 GLSP_HD Vec<float, 16> exp_poly(Vec<float, 16> x) {
-  constexpr int kCurrentRounding = 4;  // _MM_FROUND_CUR_DIRECTION
   const Vec<float, 16> lo = splat<Vec<float, 16>>(kExpLowest);
   const ExpParts<Vec<float, 16>> e = exp_parts(x > lo ? x : lo);
   constexpr int kNotLessThan = 5;  // _CMP_NLT_UQ: also keeps NaN lanes, as the generic form does

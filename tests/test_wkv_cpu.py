@@ -226,6 +226,22 @@ def test_half_precision_inputs(dtype, tol):
         assert rel_err(g, r) <= 4 * tol
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("causal", [False, True])
+def test_half_precision_is_float_arithmetic_rounded_once(dtype, causal):
+    """Half inputs convert exactly to float and each half result rounds once: y, gk, gv are bitwise
+    the float32 kernel's on the same values, rounded (C=40: two register-wide channel groups and 8
+    single channels). gw, gu stay float; the compiler may fuse their multiply-adds differently in
+    the two builds of the kernel (1 ulp apart in causal fp16)."""
+    w, u, k, v = make_inputs(2, 300, 40, seed=10)
+    kh, vh, gyh = k.to(dtype), v.to(dtype), torch.randn(2, 300, 40).to(dtype)
+    assert torch.equal(op(w, u, kh, vh, causal), op(w, u, kh.float(), vh.float(), causal).to(dtype))
+    gw, gu, gk, gv = op_grads(w, u, kh, vh, gyh, causal)
+    fgw, fgu, fgk, fgv = op_grads(w, u, kh.float(), vh.float(), gyh.float(), causal)
+    assert torch.equal(gk, fgk.to(dtype)) and torch.equal(gv, fgv.to(dtype))
+    assert rel_err(gw, fgw) <= 1e-6 and rel_err(gu, fgu) <= 1e-6
+
+
 def test_deterministic_and_independent_of_thread_count():
     w, u, k, v = make_inputs(2, 3000, 80, seed=6)
     gy = torch.randn(2, 3000, 80)
