@@ -9,8 +9,8 @@ At T=32768, C=64: forward+backward with the carries saved by glsp::wkv_with_carr
 recomputed in the backward; t(8T)/t(T) by alternating calls (T in --scaling-lengths, C=64).
 CPU: also 1 thread vs all threads there, the 1-thread process CPU time, and that size on each
 instruction set the CPU runs (AVX-512, AVX2, baseline; a process each, picked by GLSP_CPU_ISA),
-in float32 and bfloat16. CUDA: forward as % of the copy bound at B=2, T=32768, C=64. Prints a
-table and writes bench_wkv.json and bench_wkv.png to --out.
+in float32, bfloat16 and float16. CUDA: forward as % of the copy bound at B=2, T=32768, C=64.
+Prints a table and writes bench_wkv.json and bench_wkv.png to --out.
 
     python scripts/bench_wkv.py --device cpu --out runs/bench_wkv
 """
@@ -215,14 +215,20 @@ def thread_scaling(min_time: float) -> dict:
     return result
 
 
+# the half-precision input types timed against float32 on each instruction set
+HALF_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
 def isa_row(min_time: float) -> dict:
-    """The T=32768, C=64 row on this process's instruction set, and bfloat16 inputs against
-    float32 (forward+backward, alternating calls)."""
+    """The T=32768, C=64 row on this process's instruction set, and each of HALF_DTYPES as input
+    type against float32 (forward+backward, alternating calls)."""
     row = measure("cpu", T_SCALING, 64, 0, min_time)
     w, u, k, v, gy = inputs(T_SCALING, 64, "cpu")
     fp32 = kernel_fns(w, u, k, v, gy)[1]
-    bf16 = kernel_fns(w, u, *(x.bfloat16() for x in (k, v, gy)))[1]
-    row["bf16_fwd_bwd"], _, row["bf16_x_fp32"] = paired_timer("cpu", bf16, fp32, min_time)
+    for name, dtype in HALF_DTYPES.items():
+        half = kernel_fns(w, u, *(x.to(dtype) for x in (k, v, gy)))[1]
+        row[f"{name}_fwd_bwd"], _, row[f"{name}_x_fp32"] = paired_timer("cpu", half, fp32,
+                                                                         min_time)
     row["isa"] = torch.ops.glsp.cpu_isa()
     return row
 
@@ -248,13 +254,14 @@ def instruction_sets(min_time: float, rounds: int = 3) -> list[dict]:
 
 
 def isa_table(rows: list[dict]) -> str:
-    head = (f"{'isa':>9} | {'fwd ms':>8} {'f+b ms':>8} {'x copy':>6} | {'bf16 f+b':>8} "
-            f"{'x fp32':>6}")
+    head = (f"{'isa':>9} | {'fwd ms':>8} {'f+b ms':>8} {'x copy':>6}"
+            + "".join(f" | {name + ' f+b':>8} {'x fp32':>6}" for name in HALF_DTYPES))
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(f"{r['isa']:>9} | {1e3 * r['kernel_fwd']:8.2f} "
-                     f"{1e3 * r['kernel_fwd_bwd']:8.2f} {r['fwd_bwd_x_copy']:6.2f} | "
-                     f"{1e3 * r['bf16_fwd_bwd']:8.2f} {r['bf16_x_fp32']:6.2f}")
+                     f"{1e3 * r['kernel_fwd_bwd']:8.2f} {r['fwd_bwd_x_copy']:6.2f}"
+                     + "".join(f" | {1e3 * r[name + '_fwd_bwd']:8.2f} {r[name + '_x_fp32']:6.2f}"
+                               for name in HALF_DTYPES))
     return "\n".join(lines)
 
 
@@ -304,10 +311,12 @@ def plot(rows: list[dict], path: Path, device: str, isa_rows: list[dict] | None 
         ax = axes[2]
         names = [r["isa"] for r in isa_rows]
         x = range(len(names))
-        ax.bar([i - 0.2 for i in x], [1e3 * r["kernel_fwd_bwd"] for r in isa_rows], 0.4,
-               label="float32")
-        ax.bar([i + 0.2 for i in x], [1e3 * r["bf16_fwd_bwd"] for r in isa_rows], 0.4,
-               label="bfloat16")
+        bars = {"float32": "kernel"} | {str(dtype).removeprefix("torch."): name
+                                        for name, dtype in HALF_DTYPES.items()}
+        width = 0.8 / len(bars)
+        for j, (label, key) in enumerate(bars.items()):
+            ax.bar([i + (j - (len(bars) - 1) / 2) * width for i in x],
+                   [1e3 * r[f"{key}_fwd_bwd"] for r in isa_rows], width, label=label)
         ax.set_xticks(list(x), names)
         ax.set(title=f"fwd+bwd per instruction set (T={T_SCALING}, C=64)", ylabel="ms")
         ax.grid(True, axis="y", alpha=0.3)
@@ -393,8 +402,8 @@ def main() -> None:
               f"{s['cpu_time_1_thread_x_copy']:.1f}x copy")
     if "instruction_sets" in result:
         print(f"\ninstruction sets at T={T_SCALING}, C=64 (GLSP_CPU_ISA, a process each, best of "
-              f"{args.isa_rounds} rounds; x copy: median ratio of alternating calls; bf16 x fp32: "
-              "bfloat16 inputs against float32)")
+              f"{args.isa_rounds} rounds; x copy: median ratio of alternating calls; bf16 / fp16 "
+              "x fp32: bfloat16 / float16 inputs against float32)")
         print(isa_table(result["instruction_sets"]))
     if "host_steal_pct" in result:
         print(f"host steal during the run: {result['host_steal_pct']:.1f}% of CPU time (time this "

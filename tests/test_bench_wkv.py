@@ -43,7 +43,8 @@ def test_bench_wkv_writes_table_json_and_png(tmp_path):
     isas = [r["isa"] for r in result["instruction_sets"]]
     assert result["backend"]["cpu_isa"] in isas and isas[-1] == "baseline", isas
     for row in result["instruction_sets"]:
-        for key in ("kernel_fwd_bwd", "fwd_bwd_x_copy", "bf16_fwd_bwd", "bf16_x_fp32"):
+        for key in ("kernel_fwd_bwd", "fwd_bwd_x_copy", "bf16_fwd_bwd", "bf16_x_fp32",
+                    "fp16_fwd_bwd", "fp16_x_fp32"):
             assert math.isfinite(row[key]) and row[key] > 0, (key, row)
     assert (out / "bench_wkv.png").stat().st_size > 10_000
     table_rows = [line for line in run.stdout.splitlines() if line.lstrip().startswith("3 ")]
