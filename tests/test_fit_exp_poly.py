@@ -30,7 +30,7 @@ def test_header_polynomial_is_the_degree_5_fit():
 def test_float_exp_keeps_the_stated_error():
     script = load_script()
     assert script.float_error(script.header_coefficients()) < 1.7e-7
-    # the measurement can fail: one degree less is 20x off
+    # the measurement can fail: one degree less is 18x off
     assert script.float_error(script.fit(4)[0]) > 2e-6
 
 
