@@ -35,9 +35,11 @@
 
 namespace glsp {
 
-// c10::Half holds IEEE binary16: register-wide float lanes convert it in one instruction.
+// The 16-bit float types the kernels read and write (wkv_lanes.h converts a register at a time).
 template <>
-struct IsBinary16<c10::Half> : std::true_type {};
+constexpr Float16 kFloat16Format<c10::Half> = Float16::kBinary16;
+template <>
+constexpr Float16 kFloat16Format<c10::BFloat16> = Float16::kBfloat16;
 
 namespace {
 

@@ -72,19 +72,57 @@ GLSP_HD V neg_inf() {
   return splat<V>(-std::numeric_limits<scalar_of<V>>::infinity());
 }
 
-// P: a type of IEEE binary16 values. The CPU kernels declare theirs (c10::Half), whose conversion
-// to float is software, lane by lane; register-wide float lanes convert it in one instruction.
+// The 16-bit float format of P, for the lanes that convert a register of such values at once.
+// The CPU kernels name theirs (c10::Half, c10::BFloat16), whose own conversions are value by value.
+enum class Float16 { kNone, kBinary16, kBfloat16 };
 template <typename P>
-struct IsBinary16 : std::false_type {};
+constexpr Float16 kFloat16Format = Float16::kNone;
+
+#if !defined(__CUDACC__)
+template <typename V, typename I>
+GLSP_HD V from_bits(I bits) {
+  V r;
+  static_assert(sizeof(r) == sizeof(bits), "bit cast between types of one size");
+  std::memcpy(&r, &bits, sizeof(r));
+  return r;
+}
+
+// Float vector lanes of bfloat16 P: the upper half of a float, widened and shifted on any
+// instruction set; stored rounded to nearest even (NaN as 0x7fc0), as c10::BFloat16 does.
+template <typename V, typename P>
+constexpr bool kConvertsBfloat16 = kFloat16Format<P> == Float16::kBfloat16 && kIsVector<V> &&
+                                   std::is_same_v<scalar_of<V>, float>;
+
+template <typename V>
+GLSP_HD V bfloat16_to_lanes(const void* p) {
+  constexpr int W = LaneTraits<V>::kWidth;
+  Vec<uint16_t, W> bits;
+  std::memcpy(&bits, p, sizeof(bits));
+  return from_bits<V>(__builtin_convertvector(bits, Vec<uint32_t, W>) << 16);
+}
+
+template <typename V>
+GLSP_HD void lanes_to_bfloat16(void* p, V x) {
+  using U = Vec<uint32_t, LaneTraits<V>::kWidth>;
+  const U u = from_bits<U>(x);
+  const U rounded = (u + ((u >> 16) & 1u) + 0x7fffu) >> 16;
+  const U nan = U{} + 0x7fc0u;
+  const auto bits =
+      __builtin_convertvector(x != x ? nan : rounded, Vec<uint16_t, LaneTraits<V>::kWidth>);
+  std::memcpy(p, &bits, sizeof(bits));
+}
+#endif
 
 #if defined(GLSP_X86_BUILTINS)
 constexpr int kCurrentRounding = 4;  // _MM_FROUND_CUR_DIRECTION: the default, to nearest even
 
 // Float lanes that convert binary16 P in one instruction: vcvtph2ps / vcvtps2ph on an AVX-512
-// register (16 lanes) or, with F16C, on an AVX one (8 lanes: the AVX2 build enables F16C).
+// register (16 lanes) or, with F16C, on an AVX one (8 lanes: the AVX2 build enables F16C). The
+// baseline build converts value by value.
 template <typename V, typename P>
 constexpr bool kConvertsBinary16 =
-    IsBinary16<P>::value && (std::is_same_v<V, Vec<float, 16>> || std::is_same_v<V, Vec<float, 8>>);
+    kFloat16Format<P> == Float16::kBinary16 &&
+    (std::is_same_v<V, Vec<float, 16>> || std::is_same_v<V, Vec<float, 8>>);
 
 template <typename V>
 GLSP_HD V binary16_to_lanes(const void* p) {
@@ -114,6 +152,10 @@ template <typename V, typename P>
 GLSP_HD V load_lanes(const P* p) {
   if constexpr (LaneTraits<V>::kWidth == 1) {
     return static_cast<V>(*p);
+#if !defined(__CUDACC__)
+  } else if constexpr (kConvertsBfloat16<V, P>) {
+    return bfloat16_to_lanes<V>(p);
+#endif
 #if defined(GLSP_X86_BUILTINS)
   } else if constexpr (kConvertsBinary16<V, P>) {
     return binary16_to_lanes<V>(p);
@@ -129,6 +171,10 @@ template <typename P, typename V>
 GLSP_HD void store_lanes(P* p, V x) {
   if constexpr (LaneTraits<V>::kWidth == 1) {
     *p = static_cast<P>(x);
+#if !defined(__CUDACC__)
+  } else if constexpr (kConvertsBfloat16<V, P>) {
+    lanes_to_bfloat16(p, x);
+#endif
 #if defined(GLSP_X86_BUILTINS)
   } else if constexpr (kConvertsBinary16<V, P>) {
     lanes_to_binary16(p, x);
@@ -156,14 +202,6 @@ GLSP_HD int32_t to_int(float x) { return static_cast<int32_t>(x); }
 template <typename V, std::enable_if_t<kIsVector<V>, int> = 0>
 GLSP_HD auto to_int(V x) {
   return __builtin_convertvector(x, Vec<int32_t, LaneTraits<V>::kWidth>);
-}
-
-template <typename V, typename I>
-GLSP_HD V from_bits(I bits) {
-  V r;
-  static_assert(sizeof(r) == sizeof(bits), "bit cast between types of one size");
-  std::memcpy(&r, &bits, sizeof(r));
-  return r;
 }
 
 // exp on float lanes for x <= 0 (all the kernels need), branch-free: exp(x) = 2^n e^r with
