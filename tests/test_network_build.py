@@ -8,6 +8,7 @@ import pytest
 import torch
 from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
+from nnunetv2_glsp.docs_figures.plans import plain_unet_configuration, plans_dict
 from nnunetv2_glsp.network import (
     MedNeXt,
     MedNeXtGLSP,
@@ -21,60 +22,8 @@ TINY = NetworkConfig(size="S", blocks_per_level=1)
 
 def make_plans(patch, strides, kernels, features, name="3d_fullres"):
     """(PlansManager, ConfigurationManager) for a plans dict written like nnU-Net 2.8.1's."""
-    dim = len(patch)
-    conv = f"torch.nn.modules.conv.Conv{dim}d"
-    norm = f"torch.nn.modules.instancenorm.InstanceNorm{dim}d"
-    configuration = {
-        "data_identifier": f"nnUNetPlans_{name}",
-        "preprocessor_name": "DefaultPreprocessor",
-        "batch_size": 2,
-        "patch_size": list(patch),
-        "median_image_size_in_voxels": list(patch),
-        "spacing": [1.0] * dim,
-        "normalization_schemes": ["ZScoreNormalization"],
-        "use_mask_for_norm": [False],
-        "resampling_fn_data": "resample_data_or_seg_to_shape",
-        "resampling_fn_seg": "resample_data_or_seg_to_shape",
-        "resampling_fn_data_kwargs": {},
-        "resampling_fn_seg_kwargs": {},
-        "resampling_fn_probabilities": "resample_data_or_seg_to_shape",
-        "resampling_fn_probabilities_kwargs": {},
-        "architecture": {
-            "network_class_name": "dynamic_network_architectures.architectures.unet.PlainConvUNet",
-            "arch_kwargs": {
-                "n_stages": len(features),
-                "features_per_stage": list(features),
-                "conv_op": conv,
-                "kernel_sizes": [list(k) for k in kernels],
-                "strides": [list(s) for s in strides],
-                "n_conv_per_stage": [2] * len(features),
-                "n_conv_per_stage_decoder": [2] * (len(features) - 1),
-                "conv_bias": True,
-                "norm_op": norm,
-                "norm_op_kwargs": {"eps": 1e-05, "affine": True},
-                "dropout_op": None,
-                "dropout_op_kwargs": None,
-                "nonlin": "torch.nn.LeakyReLU",
-                "nonlin_kwargs": {"inplace": True},
-            },
-            "_kw_requires_import": ["conv_op", "norm_op", "dropout_op", "nonlin"],
-        },
-        "batch_dice": False,
-    }
-    plans = {
-        "dataset_name": "Dataset999_Test",
-        "plans_name": "nnUNetPlans",
-        "original_median_spacing_after_transp": [1.0] * dim,
-        "original_median_shape_after_transp": list(patch),
-        "image_reader_writer": "SimpleITKIO",
-        "transpose_forward": list(range(dim)),
-        "transpose_backward": list(range(dim)),
-        "configurations": {name: configuration},
-        "experiment_planner_used": "ExperimentPlanner",
-        "label_manager": "LabelManager",
-        "foreground_intensity_properties_per_channel": {},
-    }
-    pm = PlansManager(plans)
+    config = plain_unet_configuration(patch, strides, kernels, features, name=name)
+    pm = PlansManager(plans_dict({name: config}, patch, [1.0] * len(patch)))
     return pm, pm.get_configuration(name)
 
 

@@ -16,6 +16,7 @@ from nnunetv2.utilities.label_handling.label_handling import determine_num_input
 from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
 from nnunetv2_glsp import trainers
+from nnunetv2_glsp.docs_figures.plans import plain_unet_configuration, plans_dict
 from nnunetv2_glsp.network.config import NetworkConfig
 from nnunetv2_glsp.trainers import (
     GLSPConvBranchTrainer_tiny,
@@ -38,36 +39,10 @@ DATASET_JSON = {
 
 
 def _configuration(patch: list[int], strides: list[list[int]], spacing: list[float]) -> dict:
-    dim = len(patch)
-    return {
-        "data_identifier": f"nnUNetPlans_{dim}d",
-        "preprocessor_name": "DefaultPreprocessor",
-        "batch_size": 2,
-        "patch_size": patch,
-        "median_image_size_in_voxels": patch,
-        "spacing": spacing,
-        "normalization_schemes": ["ZScoreNormalization"],
-        "use_mask_for_norm": [False],
-        "resampling_fn_data": "resample_data_or_seg_to_shape",
-        "resampling_fn_seg": "resample_data_or_seg_to_shape",
-        "resampling_fn_data_kwargs": {},
-        "resampling_fn_seg_kwargs": {},
-        "resampling_fn_probabilities": "resample_data_or_seg_to_shape",
-        "resampling_fn_probabilities_kwargs": {},
-        "batch_dice": False,
-        "architecture": {
-            "network_class_name": "dynamic_network_architectures.architectures.unet.PlainConvUNet",
-            "arch_kwargs": {
-                "n_stages": len(strides),
-                "features_per_stage": [min(32 * 2**i, 320) for i in range(len(strides))],
-                "kernel_sizes": [[3] * dim for _ in strides],
-                "strides": strides,
-                "n_conv_per_stage": [2] * len(strides),
-                "n_conv_per_stage_decoder": [2] * (len(strides) - 1),
-            },
-            "_kw_requires_import": [],
-        },
-    }
+    features = [min(32 * 2**i, 320) for i in range(len(strides))]
+    kernels = [[3] * len(patch) for _ in strides]
+    name = f"{len(patch)}d"
+    return plain_unet_configuration(patch, strides, kernels, features, spacing, name)
 
 
 def make_plans() -> dict:
@@ -77,24 +52,13 @@ def make_plans() -> dict:
     )
     lowres = _configuration([16, 16, 16], [[1, 1, 1], [2, 2, 2], [2, 2, 2]], [3.0, 2, 2])
     lowres |= {"data_identifier": "nnUNetPlans_3d_lowres", "next_stage": "3d_cascade_fullres"}
-    return {
-        "dataset_name": "Dataset999_Test",
-        "plans_name": "nnUNetPlans",
-        "original_median_spacing_after_transp": [1.5, 1, 1],
-        "original_median_shape_after_transp": [16, 32, 32],
-        "image_reader_writer": "SimpleITKIO",
-        "transpose_forward": [0, 1, 2],
-        "transpose_backward": [0, 1, 2],
-        "experiment_planner_used": "ExperimentPlanner",
-        "label_manager": "LabelManager",
-        "foreground_intensity_properties_per_channel": {},
-        "configurations": {
-            "2d": _configuration([32, 32], [[1, 1], [2, 2], [2, 2], [2, 2]], [1, 1]),
-            "3d_fullres": fullres,
-            "3d_lowres": lowres,
-            "3d_cascade_fullres": {"inherits_from": "3d_fullres", "previous_stage": "3d_lowres"},
-        },
+    configurations = {
+        "2d": _configuration([32, 32], [[1, 1], [2, 2], [2, 2], [2, 2]], [1, 1]),
+        "3d_fullres": fullres,
+        "3d_lowres": lowres,
+        "3d_cascade_fullres": {"inherits_from": "3d_fullres", "previous_stage": "3d_lowres"},
     }
+    return plans_dict(configurations, [16, 32, 32], [1.5, 1, 1])
 
 
 def make_trainer(
