@@ -75,8 +75,13 @@ inline std::vector<int64_t> carries_shape(const ChunkGrid& g, bool causal) {
   return {causal ? 1 : 2, kStateFields, g.B, g.n, g.C};
 }
 
+// Their options: k's device, the accumulation type of k's dtype.
+inline at::TensorOptions carries_options(const at::Tensor& k) {
+  return k.options().dtype(at::toOpMathType(k.scalar_type()));
+}
+
 inline at::Tensor new_carries(const at::Tensor& k, const ChunkGrid& g, bool causal) {
-  return at::empty(carries_shape(g, causal), k.options().dtype(at::toOpMathType(k.scalar_type())));
+  return at::empty(carries_shape(g, causal), carries_options(k));
 }
 
 // The carries passed to glsp::wkv_backward, checked against this call's chunk grid; an undefined

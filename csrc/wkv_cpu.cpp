@@ -18,12 +18,9 @@
 #include <string_view>
 #include <type_traits>
 
+#include "cpu_output_cache.h"
 #include "wkv_check.h"
 #include "wkv_math.h"
-
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 // Hot loops on float data are compiled for AVX-512, AVX2 (with FMA, F16C) and baseline x86-64,
 // picked at run time: the phase functions are force-inlined into one entry per instruction set
@@ -117,24 +114,9 @@ T* workspace(int64_t count) {
   return reinterpret_cast<T*>(block.get());
 }
 
-// An uninitialised tensor like `like`, for an output. Large outputs are often memory the process
-// gets afresh from the OS: glibc (by default) maps every block of 32 MiB or more anew and unmaps it
-// on free, and returns the top of its heap once the free space there passes its trim threshold
-// (dynamic, twice the largest block freed so far), so the kernel's first writes fault the pages
-// in, 4 KiB at a time (forward+backward at T = 65536, C = 64: 1.6-1.9x the time). Asking the OS
-// for transparent huge pages on the whole 2 MiB pages of outputs that span some makes it one fault
-// per 2 MiB (a hint: where THP is off, nothing changes; PyTorch's THP_MEM_ALLOC_ENABLE=1 does the
-// same for every allocation).
+// An output of like's shape and dtype (cpu_output_cache.h).
 at::Tensor new_output(const at::Tensor& like) {
-  at::Tensor out = at::empty_like(like);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr size_t kHugePage = size_t{2} << 20;
-  const uintptr_t first = reinterpret_cast<uintptr_t>(out.data_ptr());
-  const uintptr_t begin = (first + kHugePage - 1) & ~(kHugePage - 1);
-  const uintptr_t end = (first + out.nbytes()) & ~(kHugePage - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#endif
-  return out;
+  return new_cpu_output(like.sizes(), like.options());
 }
 
 template <typename V>
@@ -466,7 +448,8 @@ std::tuple<at::Tensor, at::Tensor> wkv_with_carries_cpu(const at::Tensor& w, con
                                                         bool causal, int64_t chunk) {
   const KernelInputs in(w, u, k, v, chunk);
   const Geometry g(in.k, chunk);
-  at::Tensor y = new_output(in.k), carries = new_carries(in.k, g, causal);
+  at::Tensor y = new_output(in.k);
+  at::Tensor carries = new_cpu_output(carries_shape(g, causal), carries_options(in.k));
   forward(g, in, causal, y, carries);
   return {y, carries};
 }

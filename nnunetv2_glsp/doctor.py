@@ -153,6 +153,9 @@ def check_backend() -> Check:
     if (info["cpu_isa"] or "").startswith("invalid"):  # every CPU kernel call would raise
         return Check("FAIL", "WKV backend", wkv_backend_summary(),
                      "unset GLSP_CPU_ISA, or set it to one of the instruction sets named above")
+    if (info["cpu_output_cache"] or "").startswith("invalid"):  # so would every large output
+        return Check("FAIL", "WKV backend", wkv_backend_summary(),
+                     "set GLSP_CPU_OUTPUT_CACHE_MB to a whole number of MiB, or unset it")
     # the pure-PyTorch fallback is correct but slow: worth a warning, not a failure
     status = "ok" if info["backend"] == "extension" else "warn"
     return Check(status, "WKV backend", wkv_backend_summary())

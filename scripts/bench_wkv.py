@@ -77,6 +77,24 @@ def paired_timer(device: str, fn: Callable[[], object], baseline: Callable[[], o
     return min(a), min(b), statistics.median([x / y for x, y in zip(a, b, strict=True)])
 
 
+def page_faults(fn: Callable[[], object], baseline: Callable[[], object],
+                rounds: int = 5) -> tuple[float, float] | None:
+    """Minor page faults per call of fn and of baseline, called alternately as paired_timer calls
+    them: each is a page of fresh memory (a 4 KiB or 2 MiB page) that the OS maps in and
+    zero-fills for the call. None where getrusage is missing (not a Unix)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    counts = [0, 0]
+    for _ in range(rounds):
+        for i, f in enumerate((fn, baseline)):
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            f()
+            counts[i] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    return counts[0] / rounds, counts[1] / rounds
+
+
 def cpu_jiffies() -> tuple[int, int] | None:
     """(steal, total) CPU time of all cores from /proc/stat: steal is time a virtual machine's
     cores waited for the host, so it shows how far other guests disturbed a run. None off Linux."""
@@ -169,15 +187,19 @@ def saved_carries(device: str, min_time: float) -> dict:
 
 def length_scaling(device: str, min_time: float, lengths: list[int]) -> list[dict]:
     """Forward+backward at 8T against T, C=64, for each T in lengths, by alternating calls (rows
-    of the table are timed minutes apart, so their ratio also measures the machine's drift); the
-    same for the 32N-byte copy, whose ratio shows where 8T leaves a cache level."""
+    of the table are timed minutes apart, so their ratio also measures the machine's drift), on the
+    CPU with the page faults of each call; the same for the 32N-byte copy, whose ratio shows where
+    8T leaves a cache level."""
     result = []
     for T in lengths:
-        short = inputs(T, 64, device)
-        long = inputs(8 * T, 64, device)
+        long_fn = kernel_fns(*inputs(8 * T, 64, device))[1]
+        short_fn = kernel_fns(*inputs(T, 64, device))[1]
         row = {"T": T, "C": 64}
         row["fwd_bwd_8T"], row["fwd_bwd_T"], row["kernel_ratio"] = paired_timer(
-            device, kernel_fns(*long)[1], kernel_fns(*short)[1], min_time)
+            device, long_fn, short_fn, min_time)
+        faults = page_faults(long_fn, short_fn) if device == "cpu" else None
+        if faults is not None:
+            row["page_faults_8T"], row["page_faults_T"] = faults
         row["copy_8T"], row["copy_T"], row["copy_ratio"] = paired_timer(
             device, copy_fn(32 * B * 8 * T * 64, device), copy_fn(32 * B * T * 64, device),
             min_time)
@@ -390,7 +412,9 @@ def main() -> None:
     for s in result["length_scaling"]:
         print(f"t(8T)/t(T) at T={s['T']}, C=64, alternating calls: fwd+bwd "
               f"{1e3 * s['fwd_bwd_8T']:.2f} / {1e3 * s['fwd_bwd_T']:.2f} ms = "
-              f"{s['kernel_ratio']:.2f} (copy {s['copy_ratio']:.2f})")
+              f"{s['kernel_ratio']:.2f} (copy {s['copy_ratio']:.2f})"
+              + (f"; minor page faults per call {s['page_faults_8T']:.0f} / "
+                 f"{s['page_faults_T']:.0f}" if "page_faults_8T" in s else ""))
     if "thread_scaling" in result:
         s = result["thread_scaling"]
         print(f"\nthreads at T={s['T']}, C=64: fwd+bwd 1 thread {1e3 * s['fwd_bwd_1_thread']:.1f} "

@@ -6,6 +6,8 @@ Imports only nnunetv2_glsp.ops (these tests also run on GPU machines without nnU
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -298,19 +300,85 @@ def vm_flags(address: int) -> list[str]:
     raise AssertionError(f"no mapping holds {address:#x}")
 
 
-@pytest.mark.skipif(not (os.path.exists("/proc/self/smaps")
-                         and os.path.exists("/sys/kernel/mm/transparent_hugepage/enabled")),
-                    reason="needs Linux with transparent huge pages")
-def test_outputs_are_advised_huge_pages():
-    # large outputs are often memory fresh from the OS (from 32 MiB a mapping of their own each
-    # call, below that the top of the heap, which glibc returns once enough of it is free); the
-    # kernel asks for huge pages on the whole 2 MiB pages they span
-    huge = 2 << 20
-    for T in (32768, 131072):  # outputs of 8 MiB and 32 MiB
+LINUX_THP = pytest.mark.skipif(
+    not (os.path.exists("/proc/self/smaps")
+         and os.path.exists("/sys/kernel/mm/transparent_hugepage/enabled")),
+    reason="needs Linux with transparent huge pages")
+HUGE_PAGE = 2 << 20
+
+
+@LINUX_THP
+def test_outputs_are_whole_huge_pages():
+    # outputs of 2 MiB and more start at a 2 MiB boundary in memory advised for huge pages; the
+    # carries too; smaller ones come from PyTorch's allocator
+    for T in (4096, 32768, 131072):  # outputs of 1, 8 and 32 MiB
         w, u, k, v = make_inputs(1, T, 64, seed=9)
         gy = torch.randn_like(k)
-        y, (_, _, gk, gv) = op(w, u, k, v), op_grads(w, u, k, v, gy)
-        for out in (y, gk, gv):
-            whole = -(-out.data_ptr() // huge) * huge  # the first whole 2 MiB page of the output
-            assert whole + huge <= out.data_ptr() + out.nbytes
-            assert "hg" in vm_flags(whole), (T, out.nbytes)
+        (y, carries), (_, _, gk, gv) = (torch.ops.glsp.wkv_with_carries(w, u, k, v),
+                                        op_grads(w, u, k, v, gy))
+        large = [out for out in (y, carries, gk, gv) if out.nbytes >= HUGE_PAGE]
+        assert len(large) == {4096: 0, 32768: 3, 131072: 4}[T]
+        for out in large:
+            assert out.data_ptr() % HUGE_PAGE == 0, (T, out.nbytes)
+            assert "hg" in vm_flags(out.data_ptr()), (T, out.nbytes)
+
+
+def minor_faults() -> int:
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+@pytest.fixture
+def output_cache_limit():
+    """Restores the output cache's limit after a test that changes it."""
+    _, limit = torch.ops.glsp.cpu_output_cache()
+    yield limit
+    torch.ops.glsp.cpu_output_cache(limit)
+
+
+@LINUX_THP
+def test_freed_outputs_are_reused_without_page_faults(output_cache_limit):
+    w, u, k, v = make_inputs(2, 65536, 64, seed=4)  # outputs of 32 MiB: glibc maps those afresh
+    gy = torch.randn_like(k)
+    first = op_grads(w, u, k, v, gy)
+    addresses = sorted(t.data_ptr() for t in first[2:])
+    del first
+    before = minor_faults()
+    second = op_grads(w, u, k, v, gy)
+    faults = minor_faults() - before
+    assert sorted(t.data_ptr() for t in second[2:]) == addresses
+    assert faults < 64, faults  # fresh gk, gv: 32 faults at the least (huge pages), 16384 without
+    torch.ops.glsp.cpu_output_cache(0)  # empties it and keeps nothing
+    assert torch.ops.glsp.cpu_output_cache() == [0, 0]
+    del second
+    assert torch.ops.glsp.cpu_output_cache() == [0, 0]
+    before = minor_faults()
+    third = op_grads(w, u, k, v, gy)
+    assert minor_faults() - before >= 32  # fresh memory again
+    torch.testing.assert_close(third[2], op_grads(w, u, k, v, gy)[2], rtol=0, atol=0)
+
+
+def test_output_cache_keeps_at_most_its_limit(output_cache_limit):
+    w, u, k, v = make_inputs(1, 16384, 64, seed=5)  # 4 MiB outputs
+    torch.ops.glsp.cpu_output_cache(0)
+    torch.ops.glsp.cpu_output_cache(3 * HUGE_PAGE)  # room for one output
+    outputs = [op(w, u, k, v) for _ in range(3)]
+    assert torch.ops.glsp.cpu_output_cache() == [0, 3 * HUGE_PAGE]
+    import threading
+    freeing = threading.Thread(target=outputs.clear)  # freed in another thread
+    freeing.start()
+    freeing.join()
+    assert torch.ops.glsp.cpu_output_cache() == [2 * HUGE_PAGE, 3 * HUGE_PAGE]
+    with pytest.raises(RuntimeError, match="limit must be >= 0 bytes, got -1"):
+        torch.ops.glsp.cpu_output_cache(-1)
+
+
+def test_output_cache_size_from_the_environment():
+    code = "import torch, nnunetv2_glsp.ops; print(torch.ops.glsp.cpu_output_cache())"
+    run = [sys.executable, "-c", code]
+    env = dict(os.environ, GLSP_CPU_OUTPUT_CACHE_MB="3")
+    out = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[-2] == f"[0, {3 << 20}]"
+    env["GLSP_CPU_OUTPUT_CACHE_MB"] = "lots"
+    out = subprocess.run(run, env=env, capture_output=True, text=True, check=False)
+    assert out.returncode != 0 and "GLSP_CPU_OUTPUT_CACHE_MB=lots is not a size" in out.stderr

@@ -59,6 +59,26 @@ def cpu_isa() -> str | None:
         return f"invalid: {str(error).splitlines()[0]}"
 
 
+def cpu_output_cache(limit_bytes: int | None = None) -> dict[str, int] | None:
+    """The compiled CPU kernels' cache of freed output memory: {'held': bytes kept, 'limit':
+    bytes}; None without the extension. limit_bytes sets the limit (0 empties the cache and keeps
+    nothing from then on); at start it is GLSP_CPU_OUTPUT_CACHE_MB MiB, by default 512."""
+    if BACKEND.name != "extension":
+        return None
+    held, limit = torch.ops.glsp.cpu_output_cache(limit_bytes)
+    return {"held": held, "limit": limit}
+
+
+def _cpu_output_cache_limit() -> str | None:
+    """The cache's limit in words ('512 MiB'), or 'invalid: ...' for a bad
+    GLSP_CPU_OUTPUT_CACHE_MB; None without the extension."""
+    try:
+        cache = cpu_output_cache()
+    except RuntimeError as error:
+        return f"invalid: {str(error).splitlines()[0]}"
+    return None if cache is None else f"{cache['limit'] / 2**20:g} MiB"
+
+
 def backend_info() -> dict:
     """Which WKV backend is active and why (for ``nnunetv2_glsp doctor``)."""
     return {
@@ -70,4 +90,5 @@ def backend_info() -> dict:
         "reason": BACKEND.reason,
         "fix": BACKEND.fix,
         "cpu_isa": cpu_isa(),
+        "cpu_output_cache": _cpu_output_cache_limit(),
     }
