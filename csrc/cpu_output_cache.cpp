@@ -20,9 +20,11 @@
 #include <cstdlib>
 #include <list>
 #include <mutex>
+#include <new>
 #include <string>
 
 #if defined(__linux__)
+#include <pthread.h>
 #include <sys/mman.h>
 #define GLSP_OUTPUT_CACHE 1
 #endif
@@ -100,7 +102,11 @@ class OutputCache final : public c10::Allocator {
   }
 
  private:
-  explicit OutputCache(int64_t limit) : limit_(limit) {}
+  explicit OutputCache(int64_t limit) : limit_(limit) {
+    // a child forked while another thread held the lock would wait for it forever: the child
+    // starts with a fresh one (its copy of the kept blocks stays valid)
+    pthread_atfork(nullptr, nullptr, [] { new (&instance().mutex_) std::mutex(); });
+  }
 
   static void release(void* ctx) {
     const Block* block = static_cast<Block*>(ctx);

@@ -373,6 +373,25 @@ def test_output_cache_keeps_at_most_its_limit(output_cache_limit):
         torch.ops.glsp.cpu_output_cache(-1)
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_output_cache_in_a_forked_child():
+    # a child (a data-loader worker, say) frees the outputs it inherited and makes new ones
+    w, u, k, v = make_inputs(1, 16384, 64, seed=6)
+    y = op(w, u, k, v)
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 only if all of it works
+        ok = False
+        try:
+            torch.set_num_threads(1)  # as data-loader workers: the parent's OpenMP pool is gone
+            expected = y.clone()
+            del y
+            ok = torch.equal(op(w, u, k, v), expected)
+        finally:
+            os._exit(0 if ok else 1)
+    assert os.waitpid(pid, 0)[1] == 0
+    torch.testing.assert_close(y, op(w, u, k, v), rtol=0, atol=0)
+
+
 def test_output_cache_size_from_the_environment():
     code = "import torch, nnunetv2_glsp.ops; print(torch.ops.glsp.cpu_output_cache())"
     run = [sys.executable, "-c", code]
