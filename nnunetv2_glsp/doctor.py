@@ -150,12 +150,13 @@ def check_backend() -> Check:
                      "reinstall nnunetv2-glsp; python -c 'import nnunetv2_glsp.trainers' shows "
                      "the full error")
     info = backend_info()
-    if (info["cpu_isa"] or "").startswith("invalid"):  # every CPU kernel call would raise
-        return Check("FAIL", "WKV backend", wkv_backend_summary(),
-                     "unset GLSP_CPU_ISA, or set it to one of the instruction sets named above")
-    if (info["cpu_output_cache"] or "").startswith("invalid"):  # so would every large output
-        return Check("FAIL", "WKV backend", wkv_backend_summary(),
-                     "set GLSP_CPU_OUTPUT_CACHE_MB to a whole number of MiB, or unset it")
+    # settings under which every CPU kernel call (every large output) would raise
+    for key, fix in (
+        ("cpu_isa", "unset GLSP_CPU_ISA, or set it to one of the instruction sets named above"),
+        ("cpu_output_cache", "set GLSP_CPU_OUTPUT_CACHE_MB to a whole number of MiB, or unset it"),
+    ):
+        if (info[key] or "").startswith("invalid"):
+            return Check("FAIL", "WKV backend", wkv_backend_summary(), fix)
     # the pure-PyTorch fallback is correct but slow: worth a warning, not a failure
     status = "ok" if info["backend"] == "extension" else "warn"
     return Check(status, "WKV backend", wkv_backend_summary())

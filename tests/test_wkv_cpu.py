@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -305,6 +306,8 @@ LINUX_THP = pytest.mark.skipif(
          and os.path.exists("/sys/kernel/mm/transparent_hugepage/enabled")),
     reason="needs Linux with transparent huge pages")
 HUGE_PAGE = 2 << 20
+LINUX = pytest.mark.skipif(sys.platform != "linux",
+                           reason="the output cache needs Linux (elsewhere nothing is kept)")
 
 
 @LINUX_THP
@@ -358,13 +361,13 @@ def test_freed_outputs_are_reused_without_page_faults(output_cache_limit):
     torch.testing.assert_close(third[2], op_grads(w, u, k, v, gy)[2], rtol=0, atol=0)
 
 
+@LINUX
 def test_output_cache_keeps_at_most_its_limit(output_cache_limit):
     w, u, k, v = make_inputs(1, 16384, 64, seed=5)  # 4 MiB outputs
     torch.ops.glsp.cpu_output_cache(0)
     torch.ops.glsp.cpu_output_cache(3 * HUGE_PAGE)  # room for one output
     outputs = [op(w, u, k, v) for _ in range(3)]
     assert torch.ops.glsp.cpu_output_cache() == [0, 3 * HUGE_PAGE]
-    import threading
     freeing = threading.Thread(target=outputs.clear)  # freed in another thread
     freeing.start()
     freeing.join()
@@ -392,6 +395,7 @@ def test_output_cache_in_a_forked_child():
     torch.testing.assert_close(y, op(w, u, k, v), rtol=0, atol=0)
 
 
+@LINUX
 def test_output_cache_size_from_the_environment():
     code = "import torch, nnunetv2_glsp.ops; print(torch.ops.glsp.cpu_output_cache())"
     run = [sys.executable, "-c", code]

@@ -48,6 +48,11 @@ def wkv(
 CPU_ISAS = ("avx512", "avx2", "baseline")
 
 
+def _invalid(error: RuntimeError) -> str:
+    """A setting the extension rejects, as backend_info reports it (the doctor fails on these)."""
+    return f"invalid: {str(error).splitlines()[0]}"
+
+
 def cpu_isa() -> str | None:
     """The instruction set of the compiled CPU kernels for float data ('avx512', 'avx2' or
     'baseline': the best the CPU has, or GLSP_CPU_ISA's), None without the extension."""
@@ -56,7 +61,7 @@ def cpu_isa() -> str | None:
     try:
         return torch.ops.glsp.cpu_isa()
     except RuntimeError as error:  # an instruction set this CPU cannot run
-        return f"invalid: {str(error).splitlines()[0]}"
+        return _invalid(error)
 
 
 def cpu_output_cache(limit_bytes: int | None = None) -> dict[str, int] | None:
@@ -74,8 +79,8 @@ def _cpu_output_cache_limit() -> str | None:
     GLSP_CPU_OUTPUT_CACHE_MB; None without the extension."""
     try:
         cache = cpu_output_cache()
-    except RuntimeError as error:
-        return f"invalid: {str(error).splitlines()[0]}"
+    except RuntimeError as error:  # a GLSP_CPU_OUTPUT_CACHE_MB that is not a size
+        return _invalid(error)
     return None if cache is None else f"{cache['limit'] / 2**20:g} MiB"
 
 
