@@ -7,5 +7,5 @@ the submodules that need them are imported.
 
 from nnunetv2_glsp.registration import register
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["register"]

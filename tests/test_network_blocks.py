@@ -7,7 +7,13 @@ import math
 import pytest
 import torch
 
-from nnunetv2_glsp.network import GLSP2D, GLSP3D, SE3D, VRWKV_SpatialMix, q_shift_2d, q_shift_3d
+from nnunetv2_glsp.network import (
+    GLSP,
+    SqueezeExcite,
+    VRWKV_SpatialMix,
+    q_shift_2d,
+    q_shift_3d,
+)
 from nnunetv2_glsp.network.conv_mixer import ConvSpatialMix
 from nnunetv2_glsp.network.fusion import Fusion
 from nnunetv2_glsp.network.spatial_mix import scan_permutation
@@ -147,8 +153,8 @@ def test_spatial_mix_scan_orders_average_the_permuted_scans():
 
 
 @pytest.mark.parametrize("norm", ["instance", "group", "batch"])
-def test_glsp3d_shapes_and_skip(norm):
-    block = GLSP3D(8, 8, exp_ratio=2.0, se_ratio=0.25, norm=norm)
+def test_glsp_3d_shapes_and_skip(norm):
+    block = GLSP(8, 8, exp_ratio=2.0, se_ratio=0.25, norm=norm)
     x = torch.randn(2, 8, 3, 4, 5)
     y = block(x)
     assert y.shape == x.shape and block.has_skip
@@ -161,17 +167,17 @@ def test_glsp3d_shapes_and_skip(norm):
     torch.testing.assert_close(block(x), x)
 
 
-def test_glsp_without_skip_changes_width_and_2d_twin():
-    block = GLSP3D(8, 12, se_ratio=0.0)
+def test_glsp_without_skip_changes_width_and_2d():
+    block = GLSP(8, 12, se_ratio=0.0)
     assert not block.has_skip
     assert block(torch.randn(1, 8, 2, 3, 4)).shape == (1, 12, 2, 3, 4)
-    block2 = GLSP2D(8, 8)
+    block2 = GLSP(8, 8, dim=2)
     assert block2(torch.randn(2, 8, 5, 6)).shape == (2, 8, 5, 6)
     assert block2.token_mixer.dim == 2
 
 
-def test_se3d_reweights_channels():
-    se = SE3D(8, se_ratio=0.25)
+def test_squeeze_excite_reweights_channels():
+    se = SqueezeExcite(8, se_ratio=0.25, dim=3)
     assert se.reduce.out_channels == 2
     x = torch.randn(2, 8, 3, 4, 5)
     y = se(x)

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
+import os
 import warnings
 from copy import deepcopy
 
 import pytest
 import torch
+from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 from nnunetv2.training.lr_scheduler.polylr import PolyLRScheduler
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 from nnunetv2.utilities.label_handling.label_handling import determine_num_input_channels
 from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
+import nnunetv2_glsp
 from nnunetv2_glsp import trainers
 from nnunetv2_glsp.docs_figures.plans import plain_unet_configuration, plans_dict
 from nnunetv2_glsp.network.config import NetworkConfig
@@ -23,6 +27,7 @@ from nnunetv2_glsp.trainers import (
     GLSPTrainer,
     GLSPTrainer_demo,
     GLSPTrainer_k5,
+    GLSPTrainer_RWKVUNetBlock,
     GLSPTrainer_S,
     GLSPTrainer_tiny,
     MedNeXtTrainer,
@@ -191,3 +196,86 @@ def test_bad_patch_and_unsupported_dimension_explain_the_fix():
         )
     with pytest.raises(ValueError, match="use a 2d or 3d_\\* nnU-Net configuration"):
         GLSPTrainer.build_network_architecture(manager, manager.get_configuration("1d"), 1, 3)
+
+
+def test_block_variant_adds_rwkv_unet_steps_only():
+    assert GLSPTrainer_RWKVUNetBlock.network_config() == dataclasses.replace(
+        NetworkConfig(), pw_activation=True, local_residual=True)
+
+
+def _trained(cls: type, folder) -> nnUNetTrainer:
+    """A trainer of ``cls`` (initialised, untrained) whose checkpoint_final.pth is in
+    ``folder``/fold_0, beside plans.json and dataset.json: a model folder as nnU-Net writes it."""
+    trainer = make_trainer(cls)
+    # initialize() picks nnU-Net's dataset class by the file endings it finds there
+    os.makedirs(trainer.preprocessed_dataset_folder)
+    open(os.path.join(trainer.preprocessed_dataset_folder, "case.b2nd"), "w").close()
+    trainer.initialize()
+    (folder / "fold_0").mkdir(parents=True)
+    trainer.save_checkpoint(str(folder / "fold_0" / "checkpoint_final.pth"))
+    (folder / "plans.json").write_text(json.dumps(trainer.plans_manager.plans))
+    (folder / "dataset.json").write_text(json.dumps(DATASET_JSON))
+    return trainer
+
+
+def _predictor(folder) -> nnUNetPredictor:
+    predictor = nnUNetPredictor(device=torch.device("cpu"), use_mirroring=False,
+                                perform_everything_on_device=False, allow_tqdm=False)
+    predictor.initialize_from_trained_model_folder(str(folder), (0,), "checkpoint_final.pth")
+    return predictor
+
+
+def test_checkpoints_record_the_network_config(tmp_path):
+    trainer = _trained(GLSPTrainer_tiny, tmp_path / "model")
+    checkpoint = torch.load(tmp_path / "model" / "fold_0" / "checkpoint_final.pth",
+                            weights_only=True)
+    record = checkpoint["network_weights"]["config_record._extra_state"]
+    assert record == {"network_config": dataclasses.asdict(GLSPTrainer_tiny.network_config()),
+                      "version": nnunetv2_glsp.__version__}
+    # the same config: the network nnU-Net's predictor builds and loads is the trained one
+    predictor = _predictor(tmp_path / "model")
+    x = torch.randn(1, 1, 16, 32, 32)
+    trainer.network.eval()
+    predictor.network.eval()
+    with torch.no_grad():
+        assert torch.equal(predictor.network(x), trainer.network(x)[0])
+
+
+def test_a_changed_network_default_stops_prediction_and_continuation(tmp_path, monkeypatch):
+    _trained(GLSPTrainer_tiny, tmp_path / "model")
+    monkeypatch.setattr(GLSPTrainer, "local_residual", True)  # as a new version's default would
+    message = (r"local_residual: checkpoint False, this network True.*nnunetv2-glsp "
+               r"0\.\d+\.\d+.*trainer subclass that sets local_residual = False")
+    with pytest.raises(RuntimeError, match=message):
+        _predictor(tmp_path / "model")
+    continued = make_trainer(GLSPTrainer_tiny)
+    continued.initialize()  # the same preprocessed folder as _trained's
+    with pytest.raises(RuntimeError, match=message):  # what nnUNetv2_train --c calls
+        continued.load_checkpoint(str(tmp_path / "model" / "fold_0" / "checkpoint_final.pth"))
+
+
+def test_a_checkpoint_without_record_loads_with_a_warning():
+    plans_manager = PlansManager(make_plans())
+    manager = plans_manager.get_configuration("3d_fullres")
+    network = GLSPTrainer_S.build_network_architecture(plans_manager, manager, 1, 3, True)
+    old = {k: v for k, v in network.state_dict().items() if not k.startswith("config_record")}
+    assert len(old) == len(network.state_dict()) - 1
+    with pytest.warns(UserWarning,
+                      match=r"no network config record .*\(GLSPTrainer_RWKVUNetBlock\)"):
+        network.load_state_dict(old, strict=True)
+
+
+def test_a_record_from_another_version_names_it_in_the_fix():
+    plans_manager = PlansManager(make_plans())
+    manager = plans_manager.get_configuration("3d_fullres")
+    network = GLSPTrainer_S.build_network_architecture(plans_manager, manager, 1, 3, True)
+    state = network.state_dict()
+    state["config_record._extra_state"] = {
+        "network_config": {**dataclasses.asdict(GLSPTrainer_S.network_config()), "se_ratio": 0.5},
+        "version": "0.9.1"}
+    with pytest.raises(RuntimeError, match=r"se_ratio: checkpoint 0.5, this network 0.25.*"
+                                           r"pip install nnunetv2-glsp==0.9.1\), or use a trainer "
+                                           r"subclass that sets se_ratio = 0.5"):
+        network.load_state_dict(state)
+    with pytest.raises(RuntimeError, match="se_ratio"):  # like a parameter of another shape
+        network.load_state_dict(state, strict=False)

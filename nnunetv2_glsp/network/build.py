@@ -10,6 +10,7 @@ from nnunetv2_glsp.network import layers
 from nnunetv2_glsp.network.config import NetworkConfig
 from nnunetv2_glsp.network.mednext import MedNeXt
 from nnunetv2_glsp.network.model import MedNeXtGLSP
+from nnunetv2_glsp.network.record import ConfigRecord
 
 
 def build_network(
@@ -22,7 +23,8 @@ def build_network(
     deep_supervision: bool = True,
     config: NetworkConfig | None = None,
 ) -> MedNeXt:
-    """MedNeXt (config.branch 'none') or MedNeXtGLSP ('rwkv' / 'conv') from plan values.
+    """MedNeXt (config.branch 'none') or MedNeXtGLSP ('rwkv' / 'conv') from plan values, with
+    a ``config_record`` (see ``record``): its state_dict carries the config.
 
     strides / kernel_sizes: one per stage, each with ``dim`` entries (strides[0] all ones).
     """
@@ -33,7 +35,7 @@ def build_network(
         if bad:
             raise ValueError(f"{name} entries {bad} do not have {dim} axes for a {dim}D network")
     if config.branch == "none":
-        return MedNeXt(
+        network = MedNeXt(
             in_channels,
             num_classes,
             features_per_stage,
@@ -42,15 +44,18 @@ def build_network(
             deep_supervision=deep_supervision,
             **config.backbone_kwargs(),
         )
-    return MedNeXtGLSP(
-        in_channels,
-        num_classes,
-        features_per_stage,
-        strides,
-        kernel_sizes,
-        config,
-        deep_supervision,
-    )
+    else:
+        network = MedNeXtGLSP(
+            in_channels,
+            num_classes,
+            features_per_stage,
+            strides,
+            kernel_sizes,
+            config,
+            deep_supervision,
+        )
+    network.config_record = ConfigRecord(config)  # checked whenever a state_dict is loaded
+    return network
 
 
 def build_network_from_plans(

@@ -1,6 +1,8 @@
-"""GLSP: the global-local spatial perception block of RWKV-UNet, for 2D and 3D feature maps.
+"""GLSP: the global-local spatial perception block of the design document, for 2D and 3D maps.
 
-One implementation parametrised by ``dim``; ``GLSP3D`` and ``GLSP2D`` only fix it.
+One implementation parametrised by ``dim``: the design's GLSP3D is ``GLSP(dim=3)`` and its SE3D
+is ``SqueezeExcite(dim=3)``. Defaults are the design's block; ``pw_activation`` and
+``local_residual`` add what RWKV-UNet's 2D block has beyond it.
 
 Default norm 'instance', chosen by measurement and by a stability argument that the
 measurement backs. ``scripts/bench_network.py --norm-study --device cuda --seeds 3
@@ -20,7 +22,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from nnunetv2_glsp.network import layers
+from nnunetv2_glsp.network import layers, validate
 from nnunetv2_glsp.network.spatial_mix import VRWKV_SpatialMix
 
 TokenMixerFactory = Callable[[int], nn.Module]  # channels -> module(x (B,N,C), resolution)
@@ -46,23 +48,19 @@ class SqueezeExcite(nn.Module):
         return x * s
 
 
-class SE3D(SqueezeExcite):
-    """3D squeeze-and-excitation: x (B, C, D, H, W) -> (B, C, D, H, W)."""
-
-    def __init__(self, channels: int, se_ratio: float = 0.25) -> None:
-        super().__init__(channels, se_ratio, dim=3)
-
-
 class GLSP(nn.Module):
     """Global-local spatial perception block. x: (B, dim_in, *S) -> (B, dim_out, *S).
 
-    x  = SiLU(norm(conv1x1(x)))                       # dim_in -> dim_mid
+    x  = norm(conv1(x))                                # pw_in: pointwise, dim_in -> dim_mid
     t  = flatten(x)                                    # (B, N, dim_mid)
-    t  = t + drop_path(LayerNorm(token_mixer(t)))      # global: WKV (or conv ablation)
+    t  = t + drop_path(LayerNorm(token_mixer(t)))      # global: WKV (or the conv ablation)
     x  = unflatten(t)
-    x  = x + SE(SiLU(norm(depthwise_conv(x))))         # local
-    x  = dropout(conv1x1(x))                           # dim_mid -> dim_out
+    x  = SE(SiLU(norm(depthwise_conv(x))))             # local; SE only if se_ratio > 0
+    x  = dropout(proj(x))                              # pointwise, dim_mid -> dim_out
     out = shortcut + drop_path(x)  if has_skip and dim_in == dim_out  else x
+
+    Options beyond the design (off by default): ``pw_activation`` puts a SiLU after the
+    first norm, ``local_residual`` makes the local step ``x = x + SE(...)``.
     """
 
     def __init__(
@@ -78,13 +76,25 @@ class GLSP(nn.Module):
         dropout: float = 0.0,
         has_skip: bool = True,
         token_mixer: TokenMixerFactory | None = None,
+        pw_activation: bool = False,
+        local_residual: bool = False,
     ) -> None:
         super().__init__()
-        conv = layers.conv(dim)
+        validate.odd_kernel("dw_kernel", dw_kernel)
+        validate.number("se_ratio", se_ratio, 0, 1)
+        validate.number("drop_path", drop_path, 0, 1, high_open=True)
+        validate.number("dropout", dropout, 0, 1, high_open=True)
         dim_mid = int(dim_in * exp_ratio)
+        if dim_mid < 1:
+            raise ValueError(f"exp_ratio={exp_ratio} gives {dim_mid} middle channels for "
+                             f"dim_in={dim_in}: use exp_ratio >= {1 / dim_in:g}")
+        conv = layers.conv(dim)
         self.has_skip = has_skip and dim_in == dim_out
-        self.pw_in = nn.Sequential(
-            conv(dim_in, dim_mid, 1, bias=False), layers.norm(norm, dim, dim_mid), nn.SiLU()
+        self.local_residual = local_residual
+        self.pw_in = nn.Sequential(  # the design's conv1 + norm (parameter names as before 0.2)
+            conv(dim_in, dim_mid, 1, bias=False),
+            layers.norm(norm, dim, dim_mid),
+            nn.SiLU() if pw_activation else nn.Identity(),
         )
         make_mixer = token_mixer or (lambda c: VRWKV_SpatialMix(c, dim=dim))
         self.token_mixer = make_mixer(dim_mid)
@@ -106,20 +116,7 @@ class GLSP(nn.Module):
         t = x.flatten(2).transpose(1, 2)
         t = t + self.drop_path(self.mixer_norm(self.token_mixer(t, resolution)))
         x = t.transpose(1, 2).reshape(B, C, *resolution)
-        x = x + self.se(self.local(x))
+        local = self.se(self.local(x))
+        x = x + local if self.local_residual else local
         x = self.dropout(self.proj(x))
         return shortcut + self.drop_path(x) if self.has_skip else x
-
-
-class GLSP3D(GLSP):
-    """GLSP on 3D maps: (B, dim_in, D, H, W) -> (B, dim_out, D, H, W)."""
-
-    def __init__(self, dim_in: int, dim_out: int, **kwargs) -> None:
-        super().__init__(dim_in, dim_out, dim=3, **kwargs)
-
-
-class GLSP2D(GLSP):
-    """GLSP on 2D maps: (B, dim_in, H, W) -> (B, dim_out, H, W)."""
-
-    def __init__(self, dim_in: int, dim_out: int, **kwargs) -> None:
-        super().__init__(dim_in, dim_out, dim=2, **kwargs)

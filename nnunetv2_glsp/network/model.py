@@ -76,6 +76,8 @@ class MedNeXtGLSP(MedNeXt):
             dw_kernel=config.dw_kernel,
             drop_path=config.drop_path,
             dropout=config.dropout,
+            pw_activation=config.pw_activation,
+            local_residual=config.local_residual,
         )
         self.start_level = self.branch.start_level
         self.fusions = nn.ModuleList(

@@ -44,9 +44,10 @@ class VRWKV_SpatialMix(nn.Module):  # noqa: N801 (name of the Vision-RWKV module
         super().__init__()
         if not 1 <= scan_orders <= dim:
             raise ValueError(f"scan_orders={scan_orders} must be between 1 and {dim} in {dim}D")
-        if gamma is not None and gamma > 1 / (2 * dim) + 1e-9:
+        if gamma is not None and not 0 < gamma <= 1 / (2 * dim) + 1e-9:
             raise ValueError(
-                f"q-shift gamma={gamma} is too large for {dim}D: use gamma <= 1/{2 * dim}"
+                f"q-shift gamma={gamma} is out of range for {dim}D: use 0 < gamma <= 1/{2 * dim} "
+                "(or shift_pixel=0 for no shift)"
             )
         self.dim, self.shift_pixel, self.gamma = dim, shift_pixel, gamma
         self.scan_orders = scan_orders

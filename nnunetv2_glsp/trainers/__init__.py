@@ -16,6 +16,7 @@ from nnunetv2_glsp.trainers.variants import (
     GLSPTrainer_k5,
     GLSPTrainer_L,
     GLSPTrainer_M,
+    GLSPTrainer_RWKVUNetBlock,
     GLSPTrainer_S,
     MedNeXtTrainer,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "GLSPTrainer_B",
     "GLSPTrainer_L",
     "GLSPTrainer_M",
+    "GLSPTrainer_RWKVUNetBlock",
     "GLSPTrainer_S",
     "GLSPTrainer_demo",
     "GLSPTrainer_k5",

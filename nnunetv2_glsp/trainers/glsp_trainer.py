@@ -40,25 +40,8 @@ class GLSPTrainer(nnUNetTrainer):
     trained network from the trainer name and the plans alone.
     """
 
-    # network: one attribute per NetworkConfig field
-    size = "B"
-    kernel_size = 3
-    branch = "rwkv"
-    fusion = "gated_add"
-    norm = "instance"
-    start_level = 2
-    blocks_per_level = 1
-    gradient_checkpointing: bool | None = None
-    exp_ratio = 1.0
-    se_ratio = 0.25
-    dw_kernel = 3
-    drop_path = 0.0
-    dropout = 0.0
-    gamma: float | None = None
-    shift_pixel = 1
-    init = "fancy"
-    scan_orders = 1
-    conv_mixer_kernel = 7
+    # network: one class attribute per NetworkConfig field, with NetworkConfig's default (set
+    # below the class); a variant overrides some, e.g. ``size = "S"``
 
     # optimisation (MedNeXt recipe) and schedule
     initial_lr = 1e-3
@@ -82,7 +65,7 @@ class GLSPTrainer(nnUNetTrainer):
     @classmethod
     def network_config(cls) -> NetworkConfig:
         """The NetworkConfig given by this class's attributes."""
-        return NetworkConfig(**{field.name: getattr(cls, field.name, field.default)
+        return NetworkConfig(**{field.name: getattr(cls, field.name)
                                 for field in dataclasses.fields(NetworkConfig)})
 
     @classmethod
@@ -117,3 +100,6 @@ class GLSPTrainer(nnUNetTrainer):
         nnU-Net's own exclusions (CPU, MPS, Windows) still apply."""
         return "nnUNet_compile" in os.environ and super()._do_i_compile()
 
+
+for _field in dataclasses.fields(NetworkConfig):  # the network attributes and their defaults
+    setattr(GLSPTrainer, _field.name, _field.default)

@@ -1,4 +1,4 @@
-"""Model variants: MedNeXt sizes, kernel 5, and the encoder-branch ablations."""
+"""Model variants: MedNeXt sizes, kernel 5, the encoder-branch ablations, RWKV-UNet's block."""
 
 from __future__ import annotations
 
@@ -45,3 +45,12 @@ class GLSPConvBranchTrainer(GLSPTrainer):
     """Ablation: the branch with a depthwise-convolution token mixer instead of the WKV."""
 
     branch = "conv"
+
+
+class GLSPTrainer_RWKVUNetBlock(GLSPTrainer):  # noqa: N801 (nnU-Net trainer naming)
+    """GLSP blocks as in RWKV-UNet's 2D block: a SiLU after the first 1x1 conv + norm and a
+    residual around depthwise conv + SE (the design's block has neither; nnunetv2-glsp 0.1's
+    default)."""
+
+    pw_activation = True
+    local_residual = True
