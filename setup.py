@@ -16,6 +16,7 @@ import shutil
 
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
+from setuptools.command.editable_wheel import editable_wheel
 
 DEFAULT_CUDA_ARCHS = "8.0;8.6;9.0+PTX"
 BUILD_FLAGS = runpy.run_path(os.path.join("nnunetv2_glsp", "ops", "build_flags.py"))
@@ -79,11 +80,40 @@ class BuildPyWithExtras(build_py):
                     shutil.copy(path, os.path.join(target_dir, os.path.basename(path)))
 
 
+class StartupFilesStrategy:
+    """Wraps setuptools' editable strategy (what makes the source importable) and adds the
+    start-up files to the editable wheel, so ``pip install -e`` registers the trainers too and
+    ``pip uninstall`` removes them (they are in the wheel's RECORD)."""
+
+    def __init__(self, strategy) -> None:
+        self.strategy = strategy
+
+    def __call__(self, wheel, files, mapping) -> None:
+        self.strategy(wheel, files, mapping)
+        for path in sorted(glob.glob(os.path.join(STARTUP_DIR, "*"))):
+            wheel.write(path, os.path.basename(path))
+
+    def __enter__(self):
+        self.strategy.__enter__()
+        return self
+
+    def __exit__(self, *exc_info):
+        return self.strategy.__exit__(*exc_info)
+
+
+class EditableWheelWithStartupFiles(editable_wheel):
+    """``pip install -e``: setuptools' editable wheel plus the start-up files."""
+
+    def _select_strategy(self, name, tag, build_lib):
+        return StartupFilesStrategy(super()._select_strategy(name, tag, build_lib))
+
+
 ext_modules, ext_cmdclass = extension_build()
 
 setup(
     packages=find_packages(include=["nnunetv2_glsp", "nnunetv2_glsp.*"]),
     py_modules=["nnunetv2_glsp_startup"],  # imported by startup/nnunetv2_glsp.pth and .start
     ext_modules=ext_modules,
-    cmdclass={"build_py": BuildPyWithExtras, **ext_cmdclass},
+    cmdclass={"build_py": BuildPyWithExtras, "editable_wheel": EditableWheelWithStartupFiles,
+              **ext_cmdclass},
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib.metadata
+import json
 import os
 import shlex
 import shutil
@@ -63,9 +64,29 @@ def check_versions() -> list[Check]:
                             f"{nnunet_version}; nnunetv2-glsp is tested with 2.8", install_nnunet))
     else:
         checks.append(Check("ok", "nnunetv2", nnunet_version))
-    checks.append(Check("ok", "nnunetv2-glsp", f"{_version('nnunetv2-glsp')} "
+    checks.append(Check("ok", "nnunetv2-glsp", f"{_version('nnunetv2-glsp')}, {install_kind()} "
                                                f"({Path(registration.__file__).parent})"))
     return checks
+
+
+def install_kind() -> str:
+    """'editable install', 'regular install' or 'not installed (run from a source tree)'."""
+    try:
+        direct_url = importlib.metadata.distribution("nnunetv2-glsp").read_text("direct_url.json")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed (run from a source tree)"
+    editable = json.loads(direct_url or "{}").get("dir_info", {}).get("editable", False)
+    return "editable install" if editable else "regular install"
+
+
+def startup_file() -> Path | None:
+    """The installed ``nnunetv2_glsp.pth`` (site-packages, for editable installs too), if any."""
+    try:
+        files = importlib.metadata.distribution("nnunetv2-glsp").files or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    paths = [Path(f.locate()) for f in files if f.name == "nnunetv2_glsp.pth"]
+    return next((path for path in paths if path.is_file()), None)
 
 
 def script_interpreter(script: Path) -> str | None:
@@ -111,11 +132,12 @@ def check_registration() -> list[Check]:
     folder = registration.EXT_TRAINER_DIR
     manual = f"export {registration.ENV_VAR}={folder}"
     checks = []
-    startup_file = Path(nnunetv2_glsp_startup.__file__).with_name("nnunetv2_glsp.pth")
-    if not startup_file.is_file():
-        checks.append(Check("FAIL", "start-up file", f"{startup_file} is missing",
+    if startup_file() is None:
+        checks.append(Check("FAIL", "start-up file",
+                            f"nnunetv2_glsp.pth is not installed ({install_kind()})",
                             f"reinstall: pip install --no-build-isolation --force-reinstall "
-                            f"nnunetv2-glsp, or {manual}"))
+                            f"nnunetv2-glsp (or pip install --no-build-isolation -e . in a "
+                            f"checkout), or {manual}"))
     if not Path(folder, "glsp_trainers.py").is_file():
         checks.append(Check("FAIL", "trainer folder", f"{folder}/glsp_trainers.py is missing",
                             "reinstall nnunetv2-glsp"))
@@ -176,13 +198,17 @@ def check_trainer_lookup(trainer: str, interpreter: str | None) -> Check:
     error = (result.stderr.strip().splitlines() or ["no output"])[-1]
     from nnunetv2_glsp import trainers
 
-    close = difflib.get_close_matches(trainer, trainers.__all__, n=3)
     if "Could not find requested nnunet trainer" in result.stderr:
-        fix = (f"did you mean {' or '.join(close)}?" if close else
-               f"GLSP trainers are: {', '.join(trainers.__all__)}")
-        if not registration.is_registered():
-            fix += (f" Register the trainers: export "
-                    f"{registration.ENV_VAR}={registration.EXT_TRAINER_DIR}")
+        register = f"export {registration.ENV_VAR}={registration.EXT_TRAINER_DIR}"
+        if trainer in trainers.__all__:  # ours, but nnU-Net does not see our folder
+            fix = (f"{trainer} is a GLSP trainer that nnU-Net cannot see: register the trainers "
+                   f"({register})")
+        else:
+            close = difflib.get_close_matches(trainer, trainers.__all__, n=3)
+            fix = (f"did you mean {' or '.join(close)}?" if close else
+                   f"GLSP trainers are: {', '.join(trainers.__all__)}")
+            if not registration.is_registered():
+                fix += f" Register the trainers: {register}"
         return Check("FAIL", "trainer lookup", f"{trainer} not found", fix)
     return Check("FAIL", "trainer lookup", f"{trainer}: {error}",
                  f"see the full error: {python} -c \"from nnunetv2.utilities.find_objects "

@@ -38,6 +38,7 @@ def test_healthy_install(tmp_path):
     for expected in (
         "[ok  ] torch: ",
         "[ok  ] nnunetv2: 2.8.",
+        "install (",  # regular or editable: how CI and the README install it
         "(same environment)",
         f"registration: nnUNet_extTrainer={registration.EXT_TRAINER_DIR} (automatic)",
         "WKV backend: ",
@@ -70,6 +71,14 @@ def test_opted_out_and_unknown_trainer_and_missing_paths():
     assert "[FAIL] trainer lookup: GLSPTrainr not found" in out
     assert "did you mean GLSPTrainer" in out
     assert "[warn] nnUNet_raw: not set" in out and "fix: export nnUNet_raw=" in out
+
+
+def test_a_glsp_trainer_nnunet_cannot_see_is_not_suggested_as_its_own_fix():
+    code, out = doctor("--trainer", "GLSPTrainer", NNUNETV2_GLSP_NO_AUTOREGISTER="1")
+    assert code == 1, out
+    assert "[FAIL] trainer lookup: GLSPTrainer not found" in out
+    assert "fix: GLSPTrainer is a GLSP trainer that nnU-Net cannot see: register" in out
+    assert "did you mean" not in out
 
 
 def test_manual_export_after_opt_out_is_healthy():
