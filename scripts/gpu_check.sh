@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# One-shot check of the WKV CUDA kernel on a GPU machine (about 5 minutes, no internet needed):
-# build the extension in place, run the CUDA tests (WKV and network), a bad-input check of the raw
+# One-shot check of the WKV CUDA kernel on a GPU machine (about 6 minutes, no internet needed):
+# build the extension in place, run the CUDA tests (WKV and network) with the default CUDA backward
+# (it rescans k, v) and again with saved carries (GLSP_CUDA_SAVED_CARRIES=1, opt-in until this
+# passes on a GPU), the GLSPTrainer GPU tests (AMP, torch.compile), a bad-input check of the raw
 # op, a compute-sanitizer memcheck of small cases, the CUDA benchmark and a per-kernel profile.
 # Every step runs even if an earlier one fails; each step's exit status goes to $OUT/status.txt.
-# Needs python3 with torch (CUDA), ninja, pytest, matplotlib; not nnU-Net.
+# Needs python3 with torch (CUDA), ninja, pytest, matplotlib; the trainer tests also need nnU-Net
+# 2.8 (where it is missing, put its wheels and their missing dependencies in .whl/: they are
+# installed into /tmp/site first).
 #
 #   OUT=/path/to/out bash scripts/gpu_check.sh        (from anywhere; default OUT=./gpu_check_out)
 #
-# Writes to $OUT: status.txt info.log build.log tests.log badinput.log sanitizer.log bench.log
-#                 profile.log bench_wkv.json bench_wkv.png
+# Writes to $OUT: status.txt info.log build.log tests.log tests_saved_carries.log trainers.log
+#                 badinput.log sanitizer.log bench.log profile.log bench_wkv.json bench_wkv.png
 set -x
 cd "$(dirname "$0")/.." || exit 1
 OUT="${OUT:-$PWD/gpu_check_out}"
@@ -42,8 +46,15 @@ step build build.log 200 "$PY" setup.py build_ext --inplace
 step backend info.log.backend 60 "$PY" -c "import json; from nnunetv2_glsp.ops import backend_info; \
 print(json.dumps(backend_info(), indent=1))"
 cat "$OUT/info.log.backend" >> "$OUT/info.log" && rm -f "$OUT/info.log.backend"
+if ls .whl/*.whl > /dev/null 2>&1; then
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
+  export PYTHONPATH="$PYTHONPATH:/tmp/site"
+fi
 step tests tests.log 240 "$PY" -m pytest -q -rs -p no:cacheprovider tests/test_wkv_cuda.py \
   tests/test_wkv_api.py ${GLSP_GPU_EXTRA_TESTS-tests/test_network_cuda.py}
+step tests_saved_carries tests_saved_carries.log 240 env GLSP_CUDA_SAVED_CARRIES=1 "$PY" -m pytest \
+  -q -rs -p no:cacheprovider tests/test_wkv_cuda.py ${GLSP_GPU_EXTRA_TESTS-tests/test_network_cuda.py}
+step trainers trainers.log 300 "$PY" -m pytest -q -rs -p no:cacheprovider tests/test_trainers_gpu.py
 # a TORCH_CHECK thrown from the raw op must reach Python as RuntimeError (it once segfaulted)
 step badinput badinput.log 60 "$PY" -c "
 import torch, nnunetv2_glsp.ops
@@ -80,10 +91,14 @@ k, v, gy = (torch.randn(B, T, C, device='cuda') for _ in range(3))
 w, u = torch.rand(C, device='cuda') / T, -torch.rand(C, device='cuda') / T
 def inference():
     torch.ops.glsp.wkv(w, u, k, v)
-def training():  # as autograd runs it: the forward keeps the carries for the backward
+def training():  # as autograd runs it by default on CUDA: the backward rescans k, v
+    torch.ops.glsp.wkv(w, u, k, v)
+    torch.ops.glsp.wkv_backward(gy, w, u, k, v, False, 0)
+def training_saved():  # GLSP_CUDA_SAVED_CARRIES=1: the forward keeps the carries for the backward
     y, carries = torch.ops.glsp.wkv_with_carries(w, u, k, v)
     torch.ops.glsp.wkv_backward(gy, w, u, k, v, False, 0, carries)
-for name, step in (('inference forward', inference), ('training forward+backward', training)):
+for name, step in (('inference forward', inference), ('training forward+backward', training),
+                   ('training forward+backward, saved carries', training_saved)):
     for _ in range(3):
         step()
     torch.cuda.synchronize()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import warnings
@@ -217,3 +218,15 @@ def test_public_wkv_matches_op():
     require_extension()
     w, u, k, v = make_inputs(3, 70, 6, seed=14)
     assert torch.equal(wkv(w, u, k, v, causal=True), op(w, u, k, v, True))
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, False), ("1", True), ("0", False)])
+def test_cuda_saved_carries_are_opt_in(value, expected):
+    """CUDA autograd rescans (k, v) in the backward (the path validated on a GPU) unless
+    GLSP_CUDA_SAVED_CARRIES=1; backend_info reports the choice."""
+    env = {k: v for k, v in os.environ.items() if k != "GLSP_CUDA_SAVED_CARRIES"}
+    env |= {"GLSP_CUDA_SAVED_CARRIES": value} if value is not None else {}
+    code = "from nnunetv2_glsp.ops import backend_info; print(backend_info()['cuda_saved_carries'])"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip() == str(expected)

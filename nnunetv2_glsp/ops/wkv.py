@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from nnunetv2_glsp.ops import _loader, _registration
@@ -11,6 +13,12 @@ from nnunetv2_glsp.ops.fallback import wkv_fallback
 BACKEND = _loader.load()
 if BACKEND.name == "extension":
     _registration.register()
+
+# Autograd's forward saves the scan's chunk carries for the backward (glsp::wkv_with_carries) on
+# the CPU. On CUDA that path has not yet run on a GPU, so by default the CUDA backward rescans
+# (k, v) itself, as validated on an H200; GLSP_CUDA_SAVED_CARRIES=1 opts in to saved carries.
+CUDA_SAVED_CARRIES = os.environ.get("GLSP_CUDA_SAVED_CARRIES", "").strip().lower() in (
+    "1", "true", "yes", "on")
 
 
 def _autocast(w: torch.Tensor, u: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
@@ -35,7 +43,9 @@ def wkv(
     w, u, k, v = _autocast(w, u, k, v)
     check_same_dtype(k, v)
     if k.device.type in BACKEND.devices:
-        if torch.is_grad_enabled() and any(x.requires_grad for x in (w, u, k, v)):
+        saves_carries = k.device.type == "cpu" or CUDA_SAVED_CARRIES
+        if saves_carries and torch.is_grad_enabled() and any(
+                x.requires_grad for x in (w, u, k, v)):
             return torch.ops.glsp.wkv_with_carries(w, u, k, v, causal, 0)[0]  # faster backward
         return torch.ops.glsp.wkv(w, u, k, v, causal, 0)
     if BACKEND.error is not None:
@@ -94,6 +104,7 @@ def backend_info() -> dict:
         "devices": sorted(BACKEND.devices),
         "reason": BACKEND.reason,
         "fix": BACKEND.fix,
+        "cuda_saved_carries": CUDA_SAVED_CARRIES,
         "cpu_isa": cpu_isa(),
         "cpu_output_cache": _cpu_output_cache_limit(),
     }
