@@ -39,7 +39,7 @@ def _label(ax, x: float, y: float, text: str, ha: str = "left") -> None:
 def describe(module: nn.Module) -> str:
     """'Conv3d 1x1x1 → InstanceNorm3d → SiLU' and the like, read from the module."""
     if isinstance(module, nn.Sequential):
-        return " → ".join(describe(m) for m in module)
+        return " → ".join(describe(m) for m in module if not isinstance(m, nn.Identity))
     if isinstance(module, nn.modules.conv._ConvNd):
         kernel = "x".join(map(str, module.kernel_size))
         dw = " depthwise" if module.groups == module.in_channels > 1 else ""
@@ -67,7 +67,7 @@ def glsp_figure(block: GLSP, name: str, records: dict[str, Record]) -> Figure:
         (f"transpose + reshape → {_fmt(rec['local'].in_shape)}", "op", "r2_from"),
         (f"local: {describe(block.local)}\n{_fmt(rec['local'].out_shape)}", "local", ""),
         (f"se: {type(block.se).__name__} (channel gate from the spatial mean)\n"
-         f"{_fmt(rec['se'].out_shape)}", "local", "r2_to"),
+         f"{_fmt(rec['se'].out_shape)}", "local", "r2_to" if block.local_residual else ""),
         (f"proj: {describe(block.proj)} → Dropout → DropPath\n{_fmt(rec['proj'].out_shape)}",
          "conv", "skip_to" if block.has_skip else ""),
         (f"output  {_fmt(records[name].out_shape)}", "io", ""),
