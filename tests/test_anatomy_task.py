@@ -90,6 +90,7 @@ def test_seed_determines_the_case(atlas_dir):
 def test_missing_files_say_what_to_install(tmp_path, monkeypatch):
     with pytest.raises(AtlasUnavailableError, match=r"does not hold all of ch2\.nii\.gz"):
         find_atlas_dir(tmp_path)
+    monkeypatch.delenv("GLSP_MRICRON_DIR", raising=False)
     monkeypatch.setattr("nnunetv2_glsp.data.mricron.SEARCH_DIRS", (tmp_path,))
     with pytest.raises(AtlasUnavailableError, match=r"sudo apt-get install mricron-data"):
         find_atlas_dir(install=False)
