@@ -56,3 +56,24 @@ def test_prepare_takes_each_plans_of_the_trainers_once(commands, monkeypatch):
     trainers = ["GLSPTrainer", "nnUNetTrainer@nnUNetResEncUNetMPlans", "nnUNetTrainer"]
     assert main(["benchmark", "prepare", "992", "-tr", *trainers]) == 0
     assert prepared == [["nnUNetPlans", "nnUNetResEncUNetMPlans"]]
+
+
+def test_run_trains_each_pair_and_ranks_it_by_its_name(commands, monkeypatch):
+    from nnunetv2_glsp.benchmark import cli, environment, execute
+
+    checked, runs, orders = [], [], []
+    monkeypatch.setattr(datasets, "existing_dataset_name", lambda spec: "Dataset992_DeepGrey")
+    monkeypatch.setattr(datasets, "prepare_dataset", lambda *args: "Dataset992_DeepGrey")
+    monkeypatch.setattr(environment, "check_trainers", checked.extend)
+    monkeypatch.setattr(execute, "run_jobs", lambda jobs, ranks, *_: runs.append((jobs, ranks)))
+    monkeypatch.setattr(cli, "write_outputs", lambda output, order: orders.append(order))
+    resenc = "nnUNetTrainer@nnUNetResEncUNetMPlans"
+    assert main(["benchmark", "run", "992", "-tr", "GLSPTrainer", resenc, "nnUNetTrainer",
+                 "-f", "0", "-device", "cpu"]) == 0
+    assert checked == ["GLSPTrainer", "nnUNetTrainer"]
+    [(jobs, ranks)] = runs
+    assert [(job.trainer, job.plans) for job in jobs] == [
+        ("GLSPTrainer", "nnUNetPlans"), ("nnUNetTrainer", "nnUNetResEncUNetMPlans"),
+        ("nnUNetTrainer", "nnUNetPlans")]
+    assert ranks == {"GLSPTrainer": 0, resenc: 1, "nnUNetTrainer": 2}
+    assert orders == [["GLSPTrainer", resenc, "nnUNetTrainer"]]
