@@ -47,15 +47,19 @@ def _apt_install() -> str:
     """Install PACKAGE with apt-get (``apt-get update`` first if the plain install fails);
     returns the last output lines of a failure, '' on success."""
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "--no-install-recommends", PACKAGE]
-    result = None
-    for commands in ([install], [["apt-get", "update"], install]):
-        for command in commands:
-            result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-            if result.returncode:
-                break
+
+    def run(*arguments: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["apt-get", *arguments], env=env, capture_output=True, text=True,
+                              check=False)
+
+    install = ("install", "-y", "--no-install-recommends", PACKAGE)
+    result = run(*install)
+    if result.returncode:
+        result = run("update")
         if result.returncode == 0:
-            return ""
+            result = run(*install)
+    if result.returncode == 0:
+        return ""
     return "\n".join((result.stdout + result.stderr).strip().splitlines()[-5:])
 
 
