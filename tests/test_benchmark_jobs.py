@@ -15,7 +15,7 @@ from nnunetv2_glsp.benchmark.execute import (
     fold_state,
     train_arguments,
 )
-from nnunetv2_glsp.benchmark.jobs import Job, parse_shard, plan_jobs, select_shard
+from nnunetv2_glsp.benchmark.jobs import Job, parse_shard, parse_trainer, plan_jobs, select_shard
 from nnunetv2_glsp.benchmark.progress import Progress, clock
 
 TRAINERS = ["GLSPTrainer", "MedNeXtTrainer", "GLSPConvBranchTrainer", "nnUNetTrainer"]
@@ -99,3 +99,28 @@ def test_progress_estimate():
     assert line.startswith("[benchmark] job 3/10 job | elapsed 0:00:0")
     assert "left ~0:03:00 (2 job(s) x 0:01:30)" in line
     assert clock(3725) == "1:02:05"
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("GLSPTrainer", ("GLSPTrainer", "MyPlans")),
+    ("nnUNetTrainer@nnUNetResEncUNetMPlans", ("nnUNetTrainer", "nnUNetResEncUNetMPlans"))])
+def test_parse_trainer(spec, expected):
+    assert parse_trainer(spec, "MyPlans") == expected
+
+
+@pytest.mark.parametrize("spec", ["", "@nnUNetPlans", "A@", "A@B@C"])
+def test_parse_trainer_rejects(spec):
+    with pytest.raises(BenchmarkError, match="TRAINER@PLANS"):
+        parse_trainer(spec)
+
+
+def test_trainers_with_their_own_plans():
+    trainers = ["GLSPTrainer", "nnUNetTrainer@nnUNetResEncUNetMPlans"]
+    jobs = plan_jobs(["Dataset004_Hippocampus"], trainers, ["3d_fullres"], [0])
+    assert [(job.trainer, job.plans, job.label) for job in jobs] == [
+        ("GLSPTrainer", "nnUNetPlans", "GLSPTrainer"),
+        ("nnUNetTrainer", "nnUNetResEncUNetMPlans", "nnUNetTrainer@nnUNetResEncUNetMPlans")]
+    assert jobs[1].model_folder == "nnUNetTrainer__nnUNetResEncUNetMPlans__3d_fullres"
+    assert train_arguments(jobs[1], NEW, "cpu")[5:7] == ["-p", "nnUNetResEncUNetMPlans"]
+    with pytest.raises(BenchmarkError, match="duplicate trainer"):
+        plan_jobs(["Dataset004_X"], ["A", "A@nnUNetPlans"], ["3d_fullres"], [0])

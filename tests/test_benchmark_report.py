@@ -157,3 +157,17 @@ def test_sharded_records_merge_to_the_unsharded_report(tmp_path):
     unsharded, sharded = load_records(tmp_path / "unsharded"), load_records(tmp_path / "sharded")
     assert len(sharded) == len(jobs)
     assert markdown(sharded) == markdown(unsharded)
+
+
+def test_trainers_with_their_own_plans_are_compared_with_the_others(tmp_path):
+    resenc = "nnUNetTrainer@nnUNetResEncUNetMPlans"
+    data = records() + [record(resenc, fold, (0.8, 0.6), 2, plans="nnUNetResEncUNetMPlans")
+                        for fold in range(3)]
+    text = markdown(data)
+    assert "## Dataset004_Hippocampus, 3d_fullres (nnUNetPlans+nnUNetResEncUNetMPlans)" in text
+    assert f"| {resenc} | 3 | +0.1000 ± 0.1000 | +0.1000 ± 0.1000 | +0.1000 ± 0.0866 |" in text
+    write_report(data, tmp_path)
+    with open(tmp_path / "summary.csv") as handle:
+        plans = {row["trainer"]: row["plans"] for row in csv.DictReader(handle)}
+    assert plans == {"GLSPTrainer": "nnUNetPlans", "MedNeXtTrainer": "nnUNetPlans",
+                     resenc: "nnUNetResEncUNetMPlans"}

@@ -7,16 +7,18 @@ import sys
 from pathlib import Path
 
 from nnunetv2_glsp.benchmark import BenchmarkError
+from nnunetv2_glsp.benchmark.jobs import DEFAULT_PLANS, parse_trainer, trainer_label
 
 DEFAULT_TRAINERS = ["GLSPTrainer", "MedNeXtTrainer", "GLSPConvBranchTrainer", "nnUNetTrainer"]
 DEFAULT_OUTPUT = "glsp_benchmark"
 
 RUN_HELP = """\
 Prepare each dataset once (nnUNetv2_convert_MSD_dataset for a Decathlon TaskNN_Name folder,
-nnUNetv2_plan_and_preprocess unless preprocessed data exists), then train and validate every
-(trainer, configuration, fold) with nnUNetv2_train --npz. Finished folds (checkpoint_final.pth
-and validation/summary.json) are never rerun; interrupted ones continue with --c. Each finished
-fold writes OUTPUT/records/<job>.json; at the end the report of all records in OUTPUT is written.
+nnUNetv2_plan_and_preprocess for each plans identifier of -tr/-p unless preprocessed data
+exists), then train and validate every (trainer, configuration, fold) with nnUNetv2_train --npz.
+Finished folds (checkpoint_final.pth and validation/summary.json) are never rerun; interrupted
+ones continue with --c. Each finished fold writes OUTPUT/records/<job>.json; at the end the
+report of all records in OUTPUT is written.
 Needs nnUNet_raw, nnUNet_preprocessed and nnUNet_results."""
 
 REPORT_HELP = """\
@@ -31,8 +33,18 @@ def _add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
                              "an existing nnU-Net dataset id or name (4, Dataset004_Hippocampus)")
     parser.add_argument("-c", "--configurations", nargs="+", default=["3d_fullres"],
                         metavar="CONFIG", help="nnU-Net configurations (default: 3d_fullres)")
-    parser.add_argument("-p", "--plans", default="nnUNetPlans",
-                        help="plans identifier (default: nnUNetPlans)")
+    parser.add_argument("-tr", "--trainers", nargs="+", default=DEFAULT_TRAINERS,
+                        metavar="TRAINER[@PLANS]",
+                        help="trainer class names, each optionally with its own plans identifier "
+                             "(e.g. nnUNetTrainer@nnUNetResEncUNetMPlans; reported under that "
+                             "name); the first is the reference of the paired differences "
+                             f"(default: {' '.join(DEFAULT_TRAINERS)}). Each plans identifier "
+                             "needed is planned once: nnUNetPlans and nnU-Net's residual-encoder "
+                             "presets (nnUNetResEncUNet{M,L,XL}Plans) with their planner, others "
+                             "must exist")
+    parser.add_argument("-p", "--plans", default=DEFAULT_PLANS,
+                        help=f"plans identifier of trainers given without @PLANS "
+                             f"(default: {DEFAULT_PLANS})")
     parser.add_argument("-np", "--num-processes", type=int, default=None, metavar="N",
                         help="processes for conversion, fingerprinting and preprocessing "
                              "(default: nnU-Net's)")
@@ -46,9 +58,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run = actions.add_parser("run", help="train and validate all (or one shard of the) folds",
                              description=RUN_HELP)
     _add_dataset_arguments(run)
-    run.add_argument("-tr", "--trainers", nargs="+", default=DEFAULT_TRAINERS, metavar="TRAINER",
-                     help="trainer class names; the first is the reference of the paired "
-                          f"differences (default: {' '.join(DEFAULT_TRAINERS)})")
     run.add_argument("-f", "--folds", nargs="+", type=int, default=[0, 1, 2, 3, 4], metavar="FOLD",
                      help="folds to run (default: 0 1 2 3 4)")
     run.add_argument("--shard", metavar="i/n",
@@ -65,7 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.set_defaults(handler=run_command)
 
     prepare = actions.add_parser("prepare", help="only convert, plan, preprocess and split "
-                                                 "(run once before launching shards)")
+                                                 "(run once before launching shards, with the "
+                                                 "run's -tr and -p)")
     _add_dataset_arguments(prepare)
     prepare.set_defaults(handler=prepare_command)
 
@@ -73,8 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                 description=REPORT_HELP)
     report.add_argument("-o", "--output", type=Path, default=Path(DEFAULT_OUTPUT),
                         help=f"the run's output folder (default: ./{DEFAULT_OUTPUT})")
-    report.add_argument("-tr", "--trainers", nargs="+", default=None, metavar="TRAINER",
-                        help="trainer order for the tables (first = reference)")
+    report.add_argument("-tr", "--trainers", nargs="+", default=None, metavar="TRAINER[@PLANS]",
+                        help="trainer order for the tables (first = reference), named as in "
+                             "the report")
     report.set_defaults(handler=report_command)
 
 
@@ -88,15 +99,22 @@ def parse_env(pairs: list[str]) -> dict[str, str]:
     return env
 
 
+def trainer_pairs(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(trainer, plans) of every -tr entry."""
+    return [parse_trainer(spec, args.plans) for spec in args.trainers]
+
+
 def prepare_all(args: argparse.Namespace) -> list[str]:
-    """Check every dataset argument first, then prepare each; returns nnU-Net dataset names."""
+    """Check every dataset argument first, then prepare each for every plans identifier the
+    trainers need; returns nnU-Net dataset names."""
     from nnunetv2_glsp.benchmark.datasets import existing_dataset_name, msd_task, prepare_dataset
     from nnunetv2_glsp.benchmark.environment import require_nnunet_paths
 
     require_nnunet_paths()
+    plans = list(dict.fromkeys(plans for _, plans in trainer_pairs(args)))
     for spec in args.datasets:
         msd_task(Path(spec)) if Path(spec).is_dir() else existing_dataset_name(spec)
-    return [prepare_dataset(spec, args.configurations, args.plans, args.num_processes)
+    return [prepare_dataset(spec, args.configurations, plans, args.num_processes)
             for spec in args.datasets]
 
 
@@ -114,18 +132,20 @@ def run_command(args: argparse.Namespace) -> int:
     if any(fold < 0 for fold in args.folds):
         raise BenchmarkError(f"folds must be >= 0, got {args.folds}")
     env = parse_env(args.env)
-    check_trainers(args.trainers)
+    pairs = trainer_pairs(args)
+    check_trainers(list(dict.fromkeys(trainer for trainer, _ in pairs)))
     device = args.device or default_device()
     names = prepare_all(args)
     jobs = plan_jobs(names, args.trainers, args.configurations, args.folds, args.plans)
     mine = select_shard(jobs, *shard)
     print(f"[benchmark] {len(mine)} of {len(jobs)} jobs (shard {shard[0]}/{shard[1]}), "
           f"device {device}, output {args.output}", flush=True)
-    failed = run_jobs(mine, {t: i for i, t in enumerate(args.trainers)}, device, args.output, env)
+    ranks = {trainer_label(*pair): rank for rank, pair in enumerate(pairs)}
+    failed = run_jobs(mine, ranks, device, args.output, env)
     if failed:
         print(f"[benchmark] {len(failed)} job(s) failed: {', '.join(j.job_id for j in failed)}; "
               "rerun the same command to retry them (finished folds are kept)", file=sys.stderr)
-    write_outputs(args.output, args.trainers)
+    write_outputs(args.output, list(ranks))
     return 1 if failed else 0
 
 

@@ -18,6 +18,13 @@ from nnunetv2_glsp.benchmark.environment import require_nnunet_paths, stock_comm
 # nnUNetv2_convert_MSD_dataset splits the folder name at "_" into exactly two parts
 MSD_FOLDER = re.compile(r"Task(\d+)_([^_]+)")
 MSD_JSON_KEYS = ("modality", "labels", "training", "test")
+# plans identifier -> the nnU-Net experiment planner that writes it (-pl)
+PLANNERS = {
+    "nnUNetPlans": "ExperimentPlanner",
+    "nnUNetResEncUNetMPlans": "nnUNetPlannerResEncM",
+    "nnUNetResEncUNetLPlans": "nnUNetPlannerResEncL",
+    "nnUNetResEncUNetXLPlans": "nnUNetPlannerResEncXL",
+}
 
 
 def msd_task(folder: Path) -> tuple[int, str]:
@@ -94,7 +101,8 @@ def convert_msd(folder: Path, num_processes: int | None) -> str:
 
 def preprocess(dataset_name: str, configurations: list[str], plans: str,
                num_processes: int | None) -> None:
-    """Plan and preprocess if the plans are missing; preprocess configurations lacking data."""
+    """Plan and preprocess if the plans are missing (with the planner of PLANNERS, reusing the
+    dataset fingerprint); preprocess configurations lacking data."""
     from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
     dataset_id = dataset_name[7:10]
@@ -102,11 +110,14 @@ def preprocess(dataset_name: str, configurations: list[str], plans: str,
     plans_file = folder / f"{plans}.json"
     np_args = ["-np", *[str(num_processes)] * len(configurations)] if num_processes else []
     if not plans_file.is_file():
-        if plans != "nnUNetPlans":
-            raise BenchmarkError(f"{plans_file} missing: plan custom plans yourself, then rerun")
+        if plans not in PLANNERS:
+            raise BenchmarkError(f"{plans_file} missing, and no nnU-Net planner is known to write "
+                                 f"{plans!r} (known: {', '.join(PLANNERS)}): plan it yourself "
+                                 "(nnUNetv2_plan_and_preprocess -pl ... -overwrite_plans_name), "
+                                 "then rerun")
         npfp = ["-npfp", str(num_processes)] if num_processes else []
-        run_stock(["nnUNetv2_plan_and_preprocess", "-d", dataset_id, "-c", *configurations,
-                   *np_args, *npfp])
+        run_stock(["nnUNetv2_plan_and_preprocess", "-d", dataset_id, "-pl", PLANNERS[plans],
+                   "-c", *configurations, *np_args, *npfp])
     manager = PlansManager(str(plans_file))
     unknown = [c for c in configurations if c not in manager.available_configurations]
     if unknown:
@@ -139,21 +150,26 @@ def ensure_splits(dataset_name: str, configuration: str, plans: str) -> None:
     os.replace(partial, splits_file)
 
 
-def prepare_dataset(spec: str, configurations: list[str], plans: str,
+def prepare_dataset(spec: str, configurations: list[str], plans: list[str],
                     num_processes: int | None) -> str:
-    """Convert (Decathlon folder) or look up (id/name) a dataset, plan, preprocess and split it
-    once; returns the nnU-Net dataset name."""
+    """Convert (Decathlon folder) or look up (id/name) a dataset, plan and preprocess it for
+    each plans identifier and split it, once; returns the nnU-Net dataset name."""
     require_nnunet_paths()
     folder = Path(spec)
     if folder.is_dir():
         task_id, _ = msd_task(folder)
         with dataset_lock(task_id):
             name = convert_msd(folder.resolve(), num_processes)
-            preprocess(name, configurations, plans, num_processes)
-            ensure_splits(name, configurations[0], plans)
+            _plan_all(name, configurations, plans, num_processes)
         return name
     name = existing_dataset_name(spec)
     with dataset_lock(int(name[7:10])):
-        preprocess(name, configurations, plans, num_processes)
-        ensure_splits(name, configurations[0], plans)
+        _plan_all(name, configurations, plans, num_processes)
     return name
+
+
+def _plan_all(name: str, configurations: list[str], plans: list[str],
+              num_processes: int | None) -> None:
+    for identifier in plans:
+        preprocess(name, configurations, identifier, num_processes)
+    ensure_splits(name, configurations[0], plans[0])

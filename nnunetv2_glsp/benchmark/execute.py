@@ -63,7 +63,8 @@ def train(job: Job, state: str, device: str, output: Path, env: dict[str, str]) 
 
 def run_jobs(jobs: list[Job], trainer_rank: dict[str, int], device: str, output: Path,
              env: dict[str, str]) -> list[Job]:
-    """Run every job not yet done, write a record for each finished one; returns failed jobs."""
+    """Run every job not yet done, write a record for each finished one; returns failed jobs.
+    ``trainer_rank`` maps each job's label to its place in the run's trainer list."""
     states = {job: fold_state(fold_folder(job)) for job in jobs}
     progress = Progress(len(jobs), sum(state != DONE for state in states.values()))
     failed = []
@@ -84,6 +85,6 @@ def run_jobs(jobs: list[Job], trainer_rank: dict[str, int], device: str, output:
         else:
             print(f"[benchmark] job {index}/{len(jobs)} {job.job_id}: already done, recording",
                   flush=True)
-        record = collect_record(job, output, trainer_rank[job.trainer])
+        record = collect_record(job, output, trainer_rank[job.label])
         write_record(record, record_path(output, job))
     return failed

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from nnunetv2_glsp.benchmark import BenchmarkError
 
+DEFAULT_PLANS = "nnUNetPlans"
+
 
 @dataclass(frozen=True)
 class Job:
@@ -16,7 +18,7 @@ class Job:
     trainer: str
     configuration: str
     fold: int
-    plans: str = "nnUNetPlans"
+    plans: str = DEFAULT_PLANS
 
     @property
     def job_id(self) -> str:
@@ -28,26 +30,48 @@ class Job:
         """The nnU-Net results sub-folder of this trainer, plans and configuration."""
         return f"{self.trainer}__{self.plans}__{self.configuration}"
 
+    @property
+    def label(self) -> str:
+        """The name the report gives this trainer and plans pair (see :func:`trainer_label`)."""
+        return trainer_label(self.trainer, self.plans)
+
+
+def trainer_label(trainer: str, plans: str) -> str:
+    """``TRAINER`` with nnU-Net's default plans, else ``TRAINER@PLANS``."""
+    return trainer if plans == DEFAULT_PLANS else f"{trainer}@{plans}"
+
+
+def parse_trainer(spec: str, plans: str = DEFAULT_PLANS) -> tuple[str, str]:
+    """(trainer, plans) of ``TRAINER`` (with ``plans``) or ``TRAINER@PLANS``."""
+    trainer, sep, own = spec.partition("@")
+    if not trainer or (sep and (not own or "@" in own)):
+        raise BenchmarkError(f"trainer {spec!r} must be TRAINER or TRAINER@PLANS, "
+                             "e.g. nnUNetTrainer@nnUNetResEncUNetMPlans")
+    return trainer, own or plans
+
 
 def plan_jobs(
     datasets: list[str],
     trainers: list[str],
     configurations: list[str],
     folds: list[int],
-    plans: str = "nnUNetPlans",
+    plans: str = DEFAULT_PLANS,
 ) -> list[Job]:
     """All jobs in a fixed order: dataset, configuration, fold, then trainer innermost, so an
-    interrupted run has finished the trainers of a fold together (paired comparisons come early)."""
-    for name, values in (("dataset", datasets), ("trainer", trainers),
+    interrupted run has finished the trainers of a fold together (paired comparisons come early).
+    ``trainers`` are ``TRAINER`` (trained with ``plans``) or ``TRAINER@PLANS``."""
+    pairs = [parse_trainer(spec, plans) for spec in trainers]
+    labels = [trainer_label(*pair) for pair in pairs]
+    for name, values in (("dataset", datasets), ("trainer", labels),
                          ("configuration", configurations), ("fold", folds)):
         if len(set(values)) != len(values):
             raise BenchmarkError(f"duplicate {name} in {values}")
     return [
-        Job(dataset, trainer, configuration, fold, plans)
+        Job(dataset, trainer, configuration, fold, trainer_plans)
         for dataset in datasets
         for configuration in configurations
         for fold in folds
-        for trainer in trainers
+        for trainer, trainer_plans in pairs
     ]
 
 

@@ -75,7 +75,8 @@ def cost_measurements(output: Path, job: Job) -> dict:
 
 
 def collect_record(job: Job, output: Path, trainer_rank: int) -> dict:
-    """The record of a finished fold."""
+    """The record of a finished fold; its trainer is the job's label (``TRAINER@PLANS`` unless
+    the plans are nnU-Net's default)."""
     folder = fold_folder(job)
     summary_file = folder / "validation" / "summary.json"
     summary = json.loads(summary_file.read_text())
@@ -83,7 +84,7 @@ def collect_record(job: Job, output: Path, trainer_rank: int) -> dict:
     return {
         "job_id": job.job_id,
         "dataset": job.dataset,
-        "trainer": job.trainer,
+        "trainer": job.label,
         "trainer_rank": trainer_rank,
         "configuration": job.configuration,
         "plans": job.plans,

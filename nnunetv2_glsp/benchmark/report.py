@@ -95,13 +95,14 @@ def markdown(records: list[dict], order: list[str] | None = None) -> str:
 def summary_rows(records: list[dict], order: list[str] | None = None) -> list[dict]:
     """One CSV row per (dataset, plans, configuration, trainer)."""
     rows = []
-    for (dataset, plans, configuration), group in group_records(records).items():
+    for (dataset, _, configuration), group in group_records(records).items():
         trainers = trainer_order(group, order)
         keys, names = metrics(group), metric_names(group)
         for trainer in trainers:
             summary = summarise(group, trainer, keys)
             pair = paired_difference(group, trainers[0], trainer, keys)
-            row = {"dataset": dataset, "plans": plans, "configuration": configuration,
+            own_plans = next(r["plans"] for r in group if r["trainer"] == trainer)
+            row = {"dataset": dataset, "plans": own_plans, "configuration": configuration,
                    "trainer": trainer, "reference": trainers[0], "folds": len(summary.folds)}
             for key in keys:
                 column = "dice_" + names[key]

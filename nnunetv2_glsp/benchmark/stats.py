@@ -32,10 +32,14 @@ def dice(record: dict, metric: str) -> float:
 
 
 def group_records(records: list[dict]) -> dict[tuple[str, str, str], list[dict]]:
-    """Records by (dataset, plans, configuration): one comparison each."""
-    groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    """Records by (dataset, plans, configuration): one comparison each, where ``plans`` joins
+    the group's plans identifiers with '+' (trainers with their own plans, ``TRAINER@PLANS``,
+    are compared with the others of their dataset and configuration)."""
+    by_task: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for record in records:
-        groups[record["dataset"], record["plans"], record["configuration"]].append(record)
+        by_task[record["dataset"], record["configuration"]].append(record)
+    groups = {(dataset, "+".join(sorted({r["plans"] for r in group})), configuration): group
+              for (dataset, configuration), group in by_task.items()}
     return dict(sorted(groups.items()))
 
 

@@ -1,1 +1,1 @@
-"""Data helpers: the synthetic Decathlon task generator."""
+"""Data helpers: Decathlon task generators (synthetic shapes; real anatomy from mricron-data)."""

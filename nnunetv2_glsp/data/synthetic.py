@@ -10,12 +10,13 @@ a flipped in-plane direction and a random origin, to exercise nnU-Net's geometry
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk  # noqa: N813 (the usual alias)
 from scipy.ndimage import gaussian_filter
+
+from nnunetv2_glsp.data.decathlon import case_files, make_task_dir, write_dataset_json
 
 LABELS = {"0": "background", "1": "ellipsoid", "2": "tube", "3": "shell"}
 SPACING_ZYX = (1.5, 1.0, 1.0)  # mm per voxel, numpy axis order
@@ -111,42 +112,17 @@ def write_decathlon_task(out_dir: str | Path, task_id: int = 1, name: str = "Syn
     """Write ``out_dir/TaskNNN_Name`` in the Decathlon layout (imagesTr, labelsTr, imagesTs,
     dataset.json as read by ``nnUNetv2_convert_MSD_dataset``), plus ``labelsTs`` with the test
     cases' ground truth. ``shape`` is (z, y, x) in voxels. Returns the task folder."""
-    if "_" in name or not name:
-        raise ValueError(f"task name {name!r} must be non-empty without '_' "
-                         f"(nnUNetv2_convert_MSD_dataset splits the folder name at '_')")
-    if n_train < 5:
-        raise ValueError("n_train must be >= 5: nnU-Net cross-validates over 5 folds")
+    task = make_task_dir(out_dir, task_id, name, n_train)
     shape = (shape,) * 3 if isinstance(shape, int) else tuple(shape)
-    task = Path(out_dir) / f"Task{task_id:02d}_{name}"
-    for folder in ("imagesTr", "labelsTr", "imagesTs", "labelsTs"):
-        (task / folder).mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    prefix = name.lower()
-    training, test = [], []
     for index in range(n_train + n_test):
         image, label = synthesize_case(shape, rng)
         origin = tuple(float(v) for v in rng.uniform(-50, 50, 3))
-        case = f"{prefix}_{index:03d}.nii.gz"
-        split = "Tr" if index < n_train else "Ts"
-        _write(image, task / f"images{split}" / case, origin)
-        _write(label, task / f"labels{split}" / case, origin)
-        if split == "Tr":
-            training.append({"image": f"./imagesTr/{case}", "label": f"./labelsTr/{case}"})
-        else:
-            test.append(f"./imagesTs/{case}")
-    dataset = {
-        "name": name,
-        "description": "Synthetic ellipsoids, tubes and shells (nnunetv2-glsp)",
-        "reference": "nnunetv2_glsp.data.synthetic",
-        "licence": "CC0",
-        "release": "1.0",
-        "tensorImageSize": "3D",
-        "modality": {"0": "MRI"},
-        "labels": LABELS,
-        "numTraining": n_train,
-        "numTest": n_test,
-        "training": training,
-        "test": test,
-    }
-    (task / "dataset.json").write_text(json.dumps(dataset, indent=4))
+        image_file, label_file = case_files(task, index, n_train)
+        _write(image, image_file, origin)
+        _write(label, label_file, origin)
+    write_dataset_json(task, n_train, n_test, name=name,
+                       description="Synthetic ellipsoids, tubes and shells (nnunetv2-glsp)",
+                       reference="nnunetv2_glsp.data.synthetic", licence="CC0", release="1.0",
+                       tensorImageSize="3D", modality={"0": "MRI"}, labels=LABELS)
     return task
