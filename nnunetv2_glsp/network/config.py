@@ -15,6 +15,7 @@ from nnunetv2_glsp.network import validate
 @dataclass(frozen=True)
 class NetworkConfig:
     """Everything beyond the plans (stages, widths, strides, kernels) that shapes the network.
+    Every field is checked when a config is made (ValueError naming it and its valid range).
 
     MedNeXt:
         size: block counts and expansion ratios of MedNeXt S/B/M/L (paper values mapped onto
@@ -34,8 +35,8 @@ class NetworkConfig:
         start_level: MedNeXt level whose features feed the branch (2: the 4C level); capped at
             n_stages - 2 for plans with few stages, so the branch keeps one GLSP level.
         blocks_per_level: GLSP blocks per branch level.
-        exp_ratio, dw_kernel, drop_path, dropout: GLSP block settings (the design's
-            defaults: dim_mid = dim_in, 3x3x3 depthwise conv, no stochastic depth or dropout).
+        exp_ratio, dw_kernel, drop_path, dropout: GLSP block settings (defaults: dim_mid =
+            dim_in, a 3x3x3 depthwise conv, no stochastic depth or dropout).
         se_ratio: SE3D hidden width / dim_mid; 0 switches SE off. Ours is 0.25 because the
             design document lists SE3D among the block's components (RWKV-UNet's own default
             is 0.0, SE off).
