@@ -1,13 +1,8 @@
-"""The plans the figures describe: a user's plans file, or a built-in nnU-Net-like example."""
+"""Shared test helpers: nnU-Net plans dicts as nnU-Net 2.8.1 writes them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
-from torch import nn
-
-from nnunetv2_glsp.network import NetworkConfig, build_network_from_plans
 
 
 def plain_unet_configuration(
@@ -80,39 +75,24 @@ def plans_dict(
     }
 
 
-def example_plans(
-    patch: tuple[int, ...] = (128, 128, 128),
-    features: tuple[int, ...] = (32, 64, 128, 256, 320, 320),
-    name: str = "3d_fullres",
-) -> dict:
-    """Plans with one configuration of isotropic stride-2 stages and 3-wide kernels.
-
-    The default is what nnU-Net plans for a 1 mm isotropic 128^3 patch (six stages, widths
-    32 * 2^l capped at 320, 3x3x3 kernels).
-    """
-    dim, n = len(patch), len(features)
-    strides = [[1] * dim] + [[2] * dim for _ in range(n - 1)]
-    kernels = [[3] * dim for _ in range(n)]
-    config = plain_unet_configuration(patch, strides, kernels, features, name=name)
-    return plans_dict({name: config}, patch, [1.0] * dim)
+def _configuration(patch: list[int], strides: list[list[int]], spacing: list[float]) -> dict:
+    features = [min(32 * 2**i, 320) for i in range(len(strides))]
+    kernels = [[3] * len(patch) for _ in strides]
+    name = f"{len(patch)}d"
+    return plain_unet_configuration(patch, strides, kernels, features, spacing, name)
 
 
-def load_configuration(
-    plans: str | dict | None, configuration: str
-) -> tuple[PlansManager, ConfigurationManager]:
-    """(PlansManager, ConfigurationManager) of a plans file or dict (None: ``example_plans()``)."""
-    manager = PlansManager(example_plans() if plans is None else plans)
-    return manager, manager.get_configuration(configuration)
-
-
-def build(
-    plans: str | dict | None,
-    configuration: str,
-    in_channels: int,
-    num_classes: int,
-    config: NetworkConfig,
-) -> tuple[nn.Module, list[int]]:
-    """The network nnU-Net would train (deep supervision on) and its patch size."""
-    manager, cm = load_configuration(plans, configuration)
-    net = build_network_from_plans(manager, cm, in_channels, num_classes, True, config)
-    return net, list(cm.patch_size)
+def make_plans() -> dict:
+    """Plans as nnU-Net writes them, with all four configurations (small patches)."""
+    fullres = _configuration(
+        [16, 32, 32], [[1, 1, 1], [2, 2, 2], [2, 2, 2], [1, 2, 2]], [1.5, 1, 1]
+    )
+    lowres = _configuration([16, 16, 16], [[1, 1, 1], [2, 2, 2], [2, 2, 2]], [3.0, 2, 2])
+    lowres |= {"data_identifier": "nnUNetPlans_3d_lowres", "next_stage": "3d_cascade_fullres"}
+    configurations = {
+        "2d": _configuration([32, 32], [[1, 1], [2, 2], [2, 2], [2, 2]], [1, 1]),
+        "3d_fullres": fullres,
+        "3d_lowres": lowres,
+        "3d_cascade_fullres": {"inherits_from": "3d_fullres", "previous_stage": "3d_lowres"},
+    }
+    return plans_dict(configurations, [16, 32, 32], [1.5, 1, 1])
