@@ -1,7 +1,8 @@
 """Make the figures and the cost table of docs/3d-glsp.md from the real network modules.
 
 Example: python scripts/make_figures.py --plans nnUNetPlans.json --configuration 3d_fullres
-Without --plans the built-in example (nnU-Net's plan for a 1 mm isotropic 128^3 patch) is used.
+Without --plans the example in scripts/figures/example_plans.json (nnU-Net's plan for a 1 mm
+isotropic 128^3 patch) is used.
 Writes PNG + SVG figures and cost_table.md into --out and prints the table.
 """
 
@@ -13,10 +14,10 @@ from math import prod
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from figures import cost, diagrams, plans, plots, trace
 from matplotlib.figure import Figure
 
 from nnunetv2_glsp import trainers
-from nnunetv2_glsp.docs_figures import cost, diagrams, plans, plots, trace
 from nnunetv2_glsp.network import GLSP, NetworkConfig, VRWKV_SpatialMix
 
 FORMATS = ("png", "svg")
@@ -31,7 +32,7 @@ def _save(fig: Figure, out: Path, stem: str) -> list[Path]:
 
 
 def _caption(args: argparse.Namespace, config: NetworkConfig, patch: list[int]) -> str:
-    source = args.plans or "built-in example plans (scripts/make_figures.py)"
+    source = args.plans or "the example plans (scripts/figures/example_plans.json)"
     return (
         f"Network of `{args.trainer}` ({config.size}, kernel {config.kernel_size}, branch "
         f"{config.branch!r}, fusion {config.fusion!r}, start level {config.start_level}) built "
@@ -66,7 +67,8 @@ def _mix_panels(nets: dict, records: dict) -> tuple[list, list]:
 def main(argv: list[str] | None = None) -> dict[str, list[Path]]:
     """Write everything; returns {figure or 'table': paths}."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plans", help="nnU-Net plans JSON (default: built-in example)")
+    parser.add_argument("--plans", help="nnU-Net plans JSON (default: scripts/figures/"
+                        "example_plans.json)")
     parser.add_argument("--configuration", default="3d_fullres")
     parser.add_argument("--trainer", default="GLSPTrainer",
                         help="trainer class whose network settings to use")

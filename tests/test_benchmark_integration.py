@@ -1,5 +1,6 @@
-"""End to end: the benchmark runner on a synthetic Decathlon task with the tiny trainers, five
-folds, run as two concurrent shards; the report must reproduce nnU-Net's summary.json values."""
+"""End to end: the benchmark runner on a synthetic Decathlon task with two tiny trainers and two
+folds, run as two concurrent shards, one killed mid-fold and resumed; the report must reproduce
+nnU-Net's summary.json values."""
 
 from __future__ import annotations
 
@@ -7,70 +8,68 @@ import csv
 import json
 import os
 import statistics
-import subprocess
-import sys
-import time
 
 import pytest
+from conftest import DATASET, FOLDS, KILLED, TRAINERS, BenchmarkRun
 
 from nnunetv2_glsp.cli import main
-from nnunetv2_glsp.data.synthetic import LABELS, write_decathlon_task
-from nnunetv2_glsp.registration import EXT_TRAINER_DIR
+from nnunetv2_glsp.data.synthetic import LABELS
 
-TRAINERS = ["GLSPTrainer_tiny", "MedNeXtTrainer_tiny"]
+pytestmark = pytest.mark.slow
 CLASSES = {key: name for key, name in LABELS.items() if key != "0"}
 
 
-def nnunet_summaries(results) -> dict[str, dict[int, dict]]:
+def nnunet_summaries(run: BenchmarkRun) -> dict[str, dict[int, dict]]:
     """trainer -> fold -> nnU-Net's validation summary.json."""
     def load(trainer: str, fold: int) -> dict:
-        folder = results / f"{trainer}__nnUNetPlans__3d_fullres" / f"fold_{fold}"
+        folder = run.nnunet.fold_folder(trainer, fold)
         return json.loads((folder / "validation" / "summary.json").read_text())
 
-    return {trainer: {fold: load(trainer, fold) for fold in range(5)} for trainer in TRAINERS}
+    return {trainer: {fold: load(trainer, fold) for fold in FOLDS} for trainer in TRAINERS}
 
 
 def approx(value: float):
     return pytest.approx(value, rel=1e-12, abs=1e-12, nan_ok=True)
 
 
-@pytest.mark.slow
-def test_five_fold_benchmark_matches_nnunet_summaries(tmp_path, monkeypatch):
+def job_log(run: BenchmarkRun, trainer: str, fold: int) -> str:
+    job = f"{DATASET}__{trainer}__nnUNetPlans__3d_fullres__fold_{fold}"
+    return (run.output / "logs" / f"{job}.log").read_text()
+
+
+def test_shards_prepare_once_and_a_killed_fold_continues(benchmark_run):
+    run = benchmark_run
+    assert run.shard_status[0] == 0, run.shard_logs[0][-5000:]
+    assert run.shard_status[1] < 0  # killed
+    logs = [*run.shard_logs, run.resume_log]
+    assert sum(log.count("$ nnUNetv2_plan_and_preprocess") for log in logs) == 1
+    assert sum(log.count("$ nnUNetv2_convert_MSD_dataset") for log in logs) == 1
+    for trainer in TRAINERS:
+        for fold in FOLDS:
+            commands = [line for line in job_log(run, trainer, fold).splitlines()
+                        if line.startswith("$ nnUNetv2_train")]
+            if (trainer, fold) == KILLED:  # started by shard 1, continued by the rerun
+                assert len(commands) == 2 and commands[1].endswith(" --c"), commands
+            else:  # finished by a shard: never run again
+                assert len(commands) == 1 and not commands[0].endswith(" --c"), commands
+    folder = run.nnunet.fold_folder(*KILLED)
+    continued = max(folder.glob("training_log_*.txt"), key=os.path.getmtime).read_text()
+    assert "Epoch 1" in continued and "Epoch 0\n" not in continued
+    assert (folder / "checkpoint_final.pth").is_file()
+
+
+def test_report_matches_nnunet_summaries(benchmark_run, monkeypatch):
+    run = benchmark_run
     for name in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results"):
-        monkeypatch.setenv(name, str(tmp_path / name))
-    monkeypatch.setenv("nnUNet_extTrainer", EXT_TRAINER_DIR)
-    monkeypatch.setenv("nnUNet_compile", "f")
-    monkeypatch.setenv("nnUNet_def_n_proc", "1")  # validation export/metrics: one worker
-    # idle OpenMP threads sleep instead of spinning: the two shards share the CPU cores
-    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
-    # 16^3 voxels: 3 stages, and the tiny trainers learn enough for non-zero Dice per fold
-    task = write_decathlon_task(tmp_path / "msd", task_id=61, name="Synthetic", n_train=10,
-                                n_test=1, shape=(16, 16, 16), seed=0)
-    output = tmp_path / "benchmark"
-    run = [sys.executable, "-m", "nnunetv2_glsp", "benchmark", "run", str(task), "-tr", *TRAINERS,
-           "-o", str(output), "-np", "1", "-device", "cpu", "--env", "nnUNet_n_proc_DA=0"]
+        monkeypatch.setenv(name, run.nnunet.env[name])
+    merged = (run.output / "report.md").read_text()
+    assert main(["benchmark", "report", "-o", str(run.output)]) == 0
+    assert (run.output / "report.md").read_text() == merged
 
-    started = time.time()
-    shards = [subprocess.Popen([*run, "--shard", f"{i}/2"], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
-              for i in range(2)]
-    logs = [shard.communicate()[0] for shard in shards]
-    for shard, log in zip(shards, logs, strict=True):
-        assert shard.returncode == 0, log[-5000:]
-    print(f"two shards, 10 folds: {time.time() - started:.0f} s")
-    assert sum(log.count("nnUNetv2_plan_and_preprocess") for log in logs) == 1  # prepared once
-
-    rerun = subprocess.run(run, capture_output=True, text=True, env=dict(os.environ))
-    assert rerun.returncode == 0, rerun.stdout[-5000:] + rerun.stderr[-5000:]
-    assert "[benchmark] job " not in rerun.stdout  # every fold done and recorded: nothing reruns
-    merged = (output / "report.md").read_text()
-    assert main(["benchmark", "report", "-o", str(output)]) == 0
-    assert (output / "report.md").read_text() == merged
-
-    summaries = nnunet_summaries(tmp_path / "nnUNet_results" / "Dataset061_Synthetic")
-    with open(output / "folds.csv") as handle:
+    summaries = nnunet_summaries(run)
+    with open(run.output / "folds.csv") as handle:
         folds = list(csv.DictReader(handle))
-    assert len(folds) == 10
+    assert len(folds) == len(TRAINERS) * len(FOLDS)
     for row in folds:
         summary = summaries[row["trainer"]][int(row["fold"])]
         for key, name in CLASSES.items():
@@ -81,9 +80,9 @@ def test_five_fold_benchmark_matches_nnunet_summaries(tmp_path, monkeypatch):
 
     def per_fold(trainer: str, key: str | None) -> list[float]:
         return [summaries[trainer][f]["foreground_mean"]["Dice"] if key is None
-                else summaries[trainer][f]["mean"][key]["Dice"] for f in range(5)]
+                else summaries[trainer][f]["mean"][key]["Dice"] for f in FOLDS]
 
-    with open(output / "summary.csv") as handle:
+    with open(run.output / "summary.csv") as handle:
         rows = {row["trainer"]: row for row in csv.DictReader(handle)}
     for trainer in TRAINERS:
         for key, name in [*CLASSES.items(), (None, "overall")]:
@@ -94,10 +93,8 @@ def test_five_fold_benchmark_matches_nnunet_summaries(tmp_path, monkeypatch):
     differences = [a - b for a, b in zip(reference, other, strict=True)]
     assert float(rows[TRAINERS[1]]["diff_overall_mean"]) == approx(statistics.fmean(differences))
     assert float(rows[TRAINERS[1]]["diff_overall_sd"]) == approx(statistics.stdev(differences))
-    assert rows[TRAINERS[1]]["diff_overall_n"] == "5"
+    assert rows[TRAINERS[1]]["diff_overall_n"] == str(len(FOLDS))
 
-    overall = [per_fold(TRAINERS[0], None)]
-    cell = f"{statistics.fmean(overall[0]):.4f} ± {statistics.stdev(overall[0]):.4f}"
-    assert f"| {TRAINERS[0]} | 5 |" in merged and cell in merged
-    assert (output / "report_Dataset061_Synthetic_nnUNetPlans_3d_fullres.png").is_file()
-    print(merged)
+    cell = f"{statistics.fmean(reference):.4f} ± {statistics.stdev(reference):.4f}"
+    assert f"| {TRAINERS[0]} | {len(FOLDS)} |" in merged and cell in merged
+    assert (run.output / f"report_{DATASET}_nnUNetPlans_3d_fullres.png").is_file()

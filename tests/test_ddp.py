@@ -10,8 +10,8 @@ import socket
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from conftest import make_plans
 from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
-from test_trainers import make_plans
 from torch.nn.parallel import DistributedDataParallel
 
 from nnunetv2_glsp.trainers import GLSPTrainer_S

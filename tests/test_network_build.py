@@ -6,9 +6,9 @@ from math import prod
 
 import pytest
 import torch
+from conftest import plain_unet_configuration, plans_dict
 from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
-from nnunetv2_glsp.docs_figures.plans import plain_unet_configuration, plans_dict
 from nnunetv2_glsp.network import (
     MedNeXt,
     MedNeXtGLSP,

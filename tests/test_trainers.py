@@ -12,6 +12,7 @@ from copy import deepcopy
 
 import pytest
 import torch
+from conftest import make_plans
 from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 from nnunetv2.training.lr_scheduler.polylr import PolyLRScheduler
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
@@ -20,7 +21,6 @@ from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
 import nnunetv2_glsp
 from nnunetv2_glsp import trainers
-from nnunetv2_glsp.docs_figures.plans import plain_unet_configuration, plans_dict
 from nnunetv2_glsp.network.config import NetworkConfig
 from nnunetv2_glsp.trainers import (
     GLSPConvBranchTrainer_tiny,
@@ -41,29 +41,6 @@ DATASET_JSON = {
     "numTraining": 5,
     "file_ending": ".nii.gz",
 }
-
-
-def _configuration(patch: list[int], strides: list[list[int]], spacing: list[float]) -> dict:
-    features = [min(32 * 2**i, 320) for i in range(len(strides))]
-    kernels = [[3] * len(patch) for _ in strides]
-    name = f"{len(patch)}d"
-    return plain_unet_configuration(patch, strides, kernels, features, spacing, name)
-
-
-def make_plans() -> dict:
-    """Plans as nnU-Net writes them, with all four configurations (small patches)."""
-    fullres = _configuration(
-        [16, 32, 32], [[1, 1, 1], [2, 2, 2], [2, 2, 2], [1, 2, 2]], [1.5, 1, 1]
-    )
-    lowres = _configuration([16, 16, 16], [[1, 1, 1], [2, 2, 2], [2, 2, 2]], [3.0, 2, 2])
-    lowres |= {"data_identifier": "nnUNetPlans_3d_lowres", "next_stage": "3d_cascade_fullres"}
-    configurations = {
-        "2d": _configuration([32, 32], [[1, 1], [2, 2], [2, 2], [2, 2]], [1, 1]),
-        "3d_fullres": fullres,
-        "3d_lowres": lowres,
-        "3d_cascade_fullres": {"inherits_from": "3d_fullres", "previous_stage": "3d_lowres"},
-    }
-    return plans_dict(configurations, [16, 32, 32], [1.5, 1, 1])
 
 
 def make_trainer(

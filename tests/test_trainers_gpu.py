@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import make_plans
 from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
-from test_trainers import make_plans
 
 from nnunetv2_glsp.trainers import GLSPTrainer, MedNeXtTrainer
 

@@ -7,7 +7,7 @@ from math import prod
 
 from torch import nn
 
-from nnunetv2_glsp.docs_figures.trace import WKV_MACS, Record
+from figures.trace import WKV_MACS, Record
 from nnunetv2_glsp.network import VRWKV_SpatialMix
 
 # (label, module-name prefix); the first matching prefix wins

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from torch import nn
 
-from nnunetv2_glsp.docs_figures.trace import Record
+from figures.trace import Record
 from nnunetv2_glsp.network import GLSP
 
 COLOURS = {"io": "#eeeeee", "conv": "#cfe2f3", "global": "#f4cccc", "local": "#d9ead3",
