@@ -166,13 +166,14 @@ class BenchmarkRun:
     resume_log: str
 
 
-def _kill_when_epoch_saved(process: subprocess.Popen, folder: Path) -> None:
-    """SIGKILL the process group once the fold in ``folder`` has saved epoch 0's checkpoint."""
+def _kill_when_epoch_saved(process: subprocess.Popen, log: Path, folder: Path) -> None:
+    """SIGKILL the process group once the fold in ``folder`` has saved epoch 0's checkpoint;
+    ``log``: the process's output, shown if it ends first."""
     deadline = time.monotonic() + 900
     try:
         # "Epoch 1" is logged after epoch 0's checkpoint is complete on disk
-        while not any("Epoch 1" in log.read_text() for log in folder.glob("training_log_*.txt")):
-            assert process.poll() is None, "the shard ended before it could be interrupted"
+        while not any("Epoch 1" in path.read_text() for path in folder.glob("training_log_*.txt")):
+            assert process.poll() is None, f"ended before the kill:\n{log.read_text()[-5000:]}"
             assert time.monotonic() < deadline, "no checkpoint after 15 minutes"
             time.sleep(0.2)
     finally:
@@ -198,7 +199,7 @@ def benchmark_run(tmp_path_factory) -> BenchmarkRun:
                 shards.append(subprocess.Popen([*run, "--shard", f"{i}/2"], stdout=handle,
                                                stderr=subprocess.STDOUT, env=nnunet.env,
                                                start_new_session=True))
-        _kill_when_epoch_saved(shards[1], nnunet.fold_folder(*KILLED))
+        _kill_when_epoch_saved(shards[1], logs[1], nnunet.fold_folder(*KILLED))
         shards[0].wait()
     finally:
         for shard in shards:
