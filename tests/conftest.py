@@ -115,9 +115,9 @@ def make_plans() -> dict:
 # test_pipeline_e2e goes on with the trained folds through nnU-Net's own commands.
 
 TASK_ID, DATASET = 990, "Dataset990_Synthetic"
-TRAINERS = ["MedNeXtTrainer_tiny", "GLSPTrainer_tiny"]  # the first: reference of the differences
+TRAINERS = ["MedNeXtTrainer_S_tiny", "GLSPTrainer_S_tiny"]  # the first: the differences' reference
 FOLDS = (0, 1)  # two folds: the fewest with a standard deviation across folds
-KILLED = ("GLSPTrainer_tiny", 1)  # shard 1's last fold, killed once its first epoch is saved
+KILLED = ("GLSPTrainer_S_tiny", 1)  # shard 1's last fold, killed once its first epoch is saved
 
 
 class NnUNet:

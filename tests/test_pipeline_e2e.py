@@ -1,5 +1,5 @@
 """End to end through nnU-Net's real CLI on CPU, on the folds the benchmark runner trained
-(conftest.benchmark_run: convert, plan and preprocess, GLSPTrainer_tiny with one fold killed and
+(conftest.benchmark_run: convert, plan and preprocess, GLSPTrainer_S_tiny with one fold killed and
 continued with --c): find the best configuration -> predict the test set -> evaluate; plus a 2d
 fold trained with nnUNetv2_train."""
 
@@ -14,7 +14,7 @@ from conftest import DATASET, FOLDS, TASK_ID, BenchmarkRun
 
 pytestmark = pytest.mark.slow
 
-TRAINER = "GLSPTrainer_tiny"
+TRAINER = "GLSPTrainer_S_tiny"
 
 
 def test_find_best_predict_evaluate(benchmark_run: BenchmarkRun):

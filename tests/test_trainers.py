@@ -29,8 +29,10 @@ from nnunetv2_glsp.trainers import (
     GLSPTrainer_k5,
     GLSPTrainer_RWKVUNetBlock,
     GLSPTrainer_S,
+    GLSPTrainer_S_tiny,
     GLSPTrainer_tiny,
     MedNeXtTrainer,
+    MedNeXtTrainer_S_tiny,
     MedNeXtTrainer_tiny,
 )
 from nnunetv2_glsp.trainers.schedules import TinySchedule
@@ -71,6 +73,9 @@ def test_variants_change_only_what_they_name():
         default, branch="conv"
     )
     assert MedNeXtTrainer_tiny.network_config() == MedNeXtTrainer.network_config()
+    assert GLSPTrainer_S_tiny.network_config() == GLSPTrainer_S.network_config()
+    assert MedNeXtTrainer_S_tiny.network_config() == dataclasses.replace(
+        default, branch="none", size="S")
     for name in trainers.__all__:
         cls = getattr(trainers, name)
         assert issubclass(cls, GLSPTrainer) and cls.__name__ == name
@@ -203,11 +208,11 @@ def _predictor(folder) -> nnUNetPredictor:
 
 
 def test_checkpoints_record_the_network_config(tmp_path):
-    trainer = _trained(GLSPTrainer_tiny, tmp_path / "model")
+    trainer = _trained(GLSPTrainer_S_tiny, tmp_path / "model")
     checkpoint = torch.load(tmp_path / "model" / "fold_0" / "checkpoint_final.pth",
                             weights_only=True)
     record = checkpoint["network_weights"]["config_record._extra_state"]
-    assert record == {"network_config": dataclasses.asdict(GLSPTrainer_tiny.network_config()),
+    assert record == {"network_config": dataclasses.asdict(GLSPTrainer_S_tiny.network_config()),
                       "version": nnunetv2_glsp.__version__}
     # the same config: the network nnU-Net's predictor builds and loads is the trained one
     predictor = _predictor(tmp_path / "model")
@@ -219,13 +224,13 @@ def test_checkpoints_record_the_network_config(tmp_path):
 
 
 def test_a_changed_network_default_stops_prediction_and_continuation(tmp_path, monkeypatch):
-    _trained(GLSPTrainer_tiny, tmp_path / "model")
+    _trained(GLSPTrainer_S_tiny, tmp_path / "model")
     monkeypatch.setattr(GLSPTrainer, "local_residual", True)  # as a new version's default would
     message = (r"local_residual: checkpoint False, this network True.*nnunetv2-glsp "
                r"0\.\d+\.\d+.*trainer subclass that sets local_residual = False")
     with pytest.raises(RuntimeError, match=message):
         _predictor(tmp_path / "model")
-    continued = make_trainer(GLSPTrainer_tiny)
+    continued = make_trainer(GLSPTrainer_S_tiny)
     continued.initialize()  # the same preprocessed folder as _trained's
     with pytest.raises(RuntimeError, match=message):  # what nnUNetv2_train --c calls
         continued.load_checkpoint(str(tmp_path / "model" / "fold_0" / "checkpoint_final.pth"))

@@ -7,7 +7,9 @@ from nnunetv2_glsp.trainers.short import (
     GLSPTrainer_1epoch,
     GLSPTrainer_5epochs,
     GLSPTrainer_demo,
+    GLSPTrainer_S_tiny,
     GLSPTrainer_tiny,
+    MedNeXtTrainer_S_tiny,
     MedNeXtTrainer_tiny,
 )
 from nnunetv2_glsp.trainers.variants import (
@@ -32,9 +34,11 @@ __all__ = [
     "GLSPTrainer_M",
     "GLSPTrainer_RWKVUNetBlock",
     "GLSPTrainer_S",
+    "GLSPTrainer_S_tiny",
     "GLSPTrainer_demo",
     "GLSPTrainer_k5",
     "GLSPTrainer_tiny",
     "MedNeXtTrainer",
+    "MedNeXtTrainer_S_tiny",
     "MedNeXtTrainer_tiny",
 ]

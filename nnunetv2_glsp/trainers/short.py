@@ -38,5 +38,16 @@ class GLSPConvBranchTrainer_tiny(NoTestTimeMirroring, TinySchedule, GLSPConvBran
     """GLSPConvBranchTrainer for a few iterations (smoke tests, CI)."""
 
 
+class GLSPTrainer_S_tiny(NoTestTimeMirroring, TinySchedule, GLSPTrainer_S):  # noqa: N801 (nnU-Net trainer naming)
+    """GLSPTrainer_S for a few iterations: the smallest network with the branch (the suite's
+    end-to-end runs)."""
+
+
+class MedNeXtTrainer_S_tiny(NoTestTimeMirroring, TinySchedule, MedNeXtTrainer):  # noqa: N801 (nnU-Net trainer naming)
+    """MedNeXtTrainer at size S for a few iterations (the reference of GLSPTrainer_S_tiny)."""
+
+    size = "S"
+
+
 class GLSPTrainer_demo(DemoSchedule, GLSPTrainer_S):  # noqa: N801 (nnU-Net trainer naming)
     """GLSPTrainer_S on the README demo's schedule (S learns fastest in few iterations)."""
