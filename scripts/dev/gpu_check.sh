@@ -5,12 +5,12 @@
 # Every step runs even if an earlier one fails; each step's exit status goes to $OUT/status.txt.
 # Needs python3 with torch (CUDA), ninja, pytest, matplotlib; not nnU-Net.
 #
-#   OUT=/path/to/out bash scripts/gpu_check.sh        (from anywhere; default OUT=./gpu_check_out)
+#   OUT=/path/to/out bash scripts/dev/gpu_check.sh    (from anywhere; default OUT=./gpu_check_out)
 #
 # Writes to $OUT: status.txt info.log build.log tests.log badinput.log sanitizer.log bench.log
 #                 profile.log bench_wkv.json bench_wkv.png
 set -x
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../.." || exit 1
 OUT="${OUT:-$PWD/gpu_check_out}"
 mkdir -p "$OUT"
 PY="${PYTHON:-python3}"
