@@ -18,7 +18,6 @@
 #include <string_view>
 #include <type_traits>
 
-#include "cpu_output_cache.h"
 #include "wkv_check.h"
 #include "wkv_math.h"
 
@@ -112,11 +111,6 @@ T* workspace(int64_t count) {
     capacity = bytes;
   }
   return reinterpret_cast<T*>(block.get());
-}
-
-// An output of like's shape and dtype (cpu_output_cache.h).
-at::Tensor new_output(const at::Tensor& like) {
-  return new_cpu_output(like.sizes(), like.options());
 }
 
 template <typename V>
@@ -438,7 +432,7 @@ void forward(const Geometry& g, const KernelInputs& in, bool causal, at::Tensor&
 at::Tensor wkv_cpu(const at::Tensor& w, const at::Tensor& u, const at::Tensor& k,
                    const at::Tensor& v, bool causal, int64_t chunk) {
   const KernelInputs in(w, u, k, v, chunk);
-  at::Tensor y = new_output(in.k), none;
+  at::Tensor y = at::empty_like(in.k), none;
   forward(Geometry(in.k, chunk), in, causal, y, none);
   return y;
 }
@@ -448,8 +442,8 @@ std::tuple<at::Tensor, at::Tensor> wkv_with_carries_cpu(const at::Tensor& w, con
                                                         bool causal, int64_t chunk) {
   const KernelInputs in(w, u, k, v, chunk);
   const Geometry g(in.k, chunk);
-  at::Tensor y = new_output(in.k);
-  at::Tensor carries = new_cpu_output(carries_shape(g, causal), carries_options(in.k));
+  at::Tensor y = at::empty_like(in.k);
+  at::Tensor carries = at::empty(carries_shape(g, causal), carries_options(in.k));
   forward(g, in, causal, y, carries);
   return {y, carries};
 }
@@ -459,7 +453,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> wkv_backward_cpu(
     const at::Tensor& v, bool causal, int64_t chunk, const std::optional<at::Tensor>& carries) {
   const KernelInputs in(gy, w, u, k, v, chunk);
   at::Tensor gw = at::empty(w.sizes(), w.options()), gu = at::empty(u.sizes(), u.options());
-  at::Tensor gk = new_output(in.k), gv = new_output(in.v);
+  at::Tensor gk = at::empty_like(in.k), gv = at::empty_like(in.v);
   const Geometry g(in.k, chunk);
   const at::Tensor saved = checked_carries(carries, in.k, g, causal);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, k.scalar_type(), "glsp::wkv_backward",
