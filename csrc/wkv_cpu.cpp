@@ -9,14 +9,13 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
+#include <tuple>
 
 #include "wkv_check.h"
 #include "wkv_math.h"
@@ -183,80 +182,13 @@ void run_isa(const F& f) {
   f(RegBytes<16>{});
 }
 
-// The work items [0, count) of one parallel loop in blocks, one contiguous run of blocks per
-// thread. A thread takes the blocks of its own run from the front and, once that is empty, those
-// of the others from the back: a thread the machine slows down no longer holds the rest at the
-// barrier, and each thread still streams through memory of its own. Which thread runs a block
-// never changes its results.
-class BlockRuns {
- public:
-  BlockRuns(int64_t count, int64_t block, int runs)
-      : count_(count), block_(block), n_(runs), runs_(new Run[runs]) {
-    const int64_t blocks = (count + block - 1) / block;
-    for (int r = 0; r < runs; ++r) runs_[r].word = pack(blocks * r / runs, blocks * (r + 1) / runs);
-  }
-  int runs() const { return n_; }
-
-  // The next block for the thread that owns run `own`: items [begin, end); false when no work is
-  // left.
-  bool next(int own, int64_t& begin, int64_t& end) {
-    int64_t b = take(own, true);
-    for (int i = 1; b < 0 && i < n_; ++i) b = take((own + i) % n_, false);
-    if (b < 0) return false;
-    begin = b * block_;
-    end = std::min(begin + block_, count_);
-    return true;
-  }
-
- private:
-  // a run as [first, last) block indices in one word, so both ends move by compare-and-swap; a
-  // cache line each, so that taking from one's own run does not evict the others'
-  struct alignas(64) Run {
-    std::atomic<uint64_t> word;
-  };
-  static uint64_t pack(int64_t first, int64_t last) {
-    return static_cast<uint64_t>(first) | static_cast<uint64_t>(last) << 32;
-  }
-  int64_t take(int r, bool front) {
-    uint64_t word = runs_[r].word.load();
-    for (;;) {
-      const auto first = static_cast<int64_t>(word & 0xffffffffu);
-      const auto last = static_cast<int64_t>(word >> 32);
-      if (first >= last) return -1;
-      const uint64_t rest = front ? pack(first + 1, last) : pack(first, last - 1);
-      if (runs_[r].word.compare_exchange_weak(word, rest)) return front ? first : last - 1;
-    }
-  }
-
-  int64_t count_, block_;
-  int n_;
-  std::unique_ptr<Run[]> runs_;
-};
-
-// Blocks per thread: enough for the stealing to even out a slow thread, few enough that taking
-// one is rare.
-constexpr int64_t kBlocksPerThread = 32;
-
-// Runs items(begin, end, RegBytes) over [0, count) in parallel (blocks of at least grain items,
-// BlockRuns), compiled for each instruction set (run_isa). items must be a force-inlined generic
-// lambda.
+// Runs items(begin, end, RegBytes) over [0, count) with at::parallel_for (ranges of at least
+// grain items), compiled for the selected instruction set (run_isa). items must be a
+// force-inlined generic lambda.
 template <typename F>
 void parallel_items(int64_t count, int64_t grain, const F& items) {
-  const int threads = at::get_num_threads();
-  if (threads == 1 || count <= grain || at::in_parallel_region()) {
-    run_isa([&](auto reg) __attribute__((always_inline)) { items(0, count, reg); });
-    return;
-  }
-  const int64_t blocks = threads * kBlocksPerThread;
-  BlockRuns work(count, std::max(grain, (count + blocks - 1) / blocks), threads);
-  // a run per thread; one given several drains them one after the other
-  at::parallel_for(0, work.runs(), 1, [&](int64_t first_run, int64_t last_run) {
-    run_isa([&](auto reg) __attribute__((always_inline)) {
-      for (int64_t r = first_run; r < last_run; ++r) {
-        for (int64_t begin, end; work.next(static_cast<int>(r), begin, end);)
-          items(begin, end, reg);
-      }
-    });
+  at::parallel_for(0, count, grain, [&](int64_t begin, int64_t end) {
+    run_isa([&](auto reg) __attribute__((always_inline)) { items(begin, end, reg); });
   });
 }
 

@@ -247,7 +247,7 @@ def test_deterministic_and_independent_of_thread_count():
     threads = torch.get_num_threads()
     runs = []
     try:
-        for n in (threads, threads, 1, threads + 1):  # more threads than cores: blocks change hands
+        for n in (threads, threads, 1, threads + 1):  # other splits of the work items
             torch.set_num_threads(n)
             runs.append((op(w, u, k, v), *op_grads(w, u, k, v, gy)))
     finally:
