@@ -20,7 +20,7 @@
 #include "wkv_check.h"
 #include "wkv_math.h"
 
-// Hot loops on float data are compiled for AVX-512, AVX2 (with FMA, F16C) and baseline x86-64,
+// Hot loops on float data are compiled for AVX-512, AVX2 (with FMA) and baseline x86-64,
 // picked at run time: the phase functions are force-inlined into one entry per instruction set
 // (run_isa). Not target_clones: GCC 12 leaves the loops of a target_clones function scalar, while a
 // plain target("avx512...") function maps the vector lane types onto zmm registers.
@@ -30,11 +30,9 @@
 
 namespace glsp {
 
-// The 16-bit float types the kernels read and write (wkv_lanes.h converts a register at a time).
+// bfloat16, which wkv_lanes.h converts a register at a time.
 template <>
-constexpr Float16 kFloat16Format<c10::Half> = Float16::kBinary16;
-template <>
-constexpr Float16 kFloat16Format<c10::BFloat16> = Float16::kBfloat16;
+constexpr bool kIsBfloat16<c10::BFloat16> = true;
 
 namespace {
 
@@ -118,7 +116,7 @@ struct LaneTag {
 };
 
 // ---- instruction sets ----
-// The float kernels are compiled for AVX-512, AVX2 + FMA + F16C and the baseline (SSE2 on x86-64,
+// The float kernels are compiled for AVX-512, AVX2 + FMA and the baseline (SSE2 on x86-64,
 // the compiler's default elsewhere), each on vectors one register wide (RegBytes). The best the CPU
 // has runs, or the one the environment variable GLSP_CPU_ISA names (tests and benchmarks of the
 // others).
@@ -130,8 +128,7 @@ Isa best_isa() {
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
     return Isa::kAvx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("f16c"))
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     return Isa::kAvx2;
 #endif
   return Isa::kBaseline;
@@ -165,7 +162,7 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))) void on_a
   f(RegBytes<64>{});
 }
 template <typename F>
-__attribute__((target("avx2,fma,f16c"))) void on_avx2(const F& f) {
+__attribute__((target("avx2,fma"))) void on_avx2(const F& f) {
   f(RegBytes<32>{});
 }
 #endif
