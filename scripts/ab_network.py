@@ -9,7 +9,8 @@ Measurements (MedNeXt+GLSP, nnU-Net-planned shapes, 1 input channel, 3 classes):
                  AdamW step
   train-aniso    the same at patch 16x64x64 with first strides (1, 2, 2)
   predict        nnU-Net's sliding-window prediction (nnUNetPredictor, step 0.5, Gaussian
-                 weighting, no mirroring) of a 96x128x96 case with the 64^3 network
+                 weighting, no mirroring) of a 96x128x96 case with the 64^3 network (without
+                 deep supervision, as nnU-Net predicts)
 Reports per B and measurement the median of the paired ratios B/A and their min/max; writes
 ab_network.json and ab_network.png to --out.
 
@@ -40,12 +41,13 @@ MEASUREMENTS = ("train-64", "train-aniso", "predict")
 CASE = (96, 128, 96)  # the predicted case, several 64^3 patches
 
 
-def network(plan: str, size: str):
-    """The GLSPTrainer network (MedNeXt+GLSP, deep supervision) for one of PLANS."""
+def network(plan: str, size: str, deep_supervision: bool):
+    """The GLSPTrainer network (MedNeXt+GLSP) for one of PLANS."""
     from nnunetv2_glsp.network import NetworkConfig, build_network
 
     _, strides, kernels = PLANS[plan]
-    return build_network(3, 1, CLASSES, FEATURES, strides, kernels, True, NetworkConfig(size=size))
+    return build_network(3, 1, CLASSES, FEATURES, strides, kernels, deep_supervision,
+                         NetworkConfig(size=size))
 
 
 def train_step(plan: str, size: str) -> Callable[[], None]:
@@ -56,7 +58,7 @@ def train_step(plan: str, size: str) -> Callable[[], None]:
     from nnunetv2.training.loss.deep_supervision import DeepSupervisionWrapper
     from nnunetv2.training.loss.dice import MemoryEfficientSoftDiceLoss
 
-    net = network(plan, size)
+    net = network(plan, size, True)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, eps=1e-4, weight_decay=3e-5)
     x = torch.randn(2, 1, *PLANS[plan][0])
     with torch.no_grad():
@@ -94,14 +96,18 @@ def prediction(size: str) -> Callable[[], None]:
     plans = PlansManager({"configurations": {"3d_fullres": config},
                           "label_manager": "LabelManager"})
     labels = {"labels": {"background": 0, **{f"c{i}": i for i in range(1, CLASSES)}}}
-    predictor.manual_initialization(network("iso", size), plans, ConfigurationManager(config),
-                                    None, labels, "GLSPTrainer", None)
+    net = network("iso", size, False)  # nnU-Net predicts without deep supervision
+    predictor.manual_initialization(net, plans, ConfigurationManager(config), None, labels,
+                                    "GLSPTrainer", None)
     image = torch.randn(1, *CASE)
     return lambda: predictor.predict_sliding_window_return_logits(image)
 
 
 def worker(tree: Path, size: str) -> None:
-    """Serves measurements of the package in tree: one name a line in, seconds a line out."""
+    """Serves measurements of the package in tree: one name a line in, seconds a line out (on the
+    original stdout; what the libraries print goes to stderr)."""
+    reply = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.path.insert(0, str(tree))
     import torch
 
@@ -115,11 +121,11 @@ def worker(tree: Path, size: str) -> None:
     fns = {"train-64": train_step("iso", size), "train-aniso": train_step("aniso", size),
            "predict": prediction(size)}
     print(json.dumps({"path": info["path"], "cpu_isa": info["cpu_isa"],
-                      "threads": torch.get_num_threads()}), flush=True)
+                      "threads": torch.get_num_threads()}), file=reply, flush=True)
     for line in sys.stdin:
         t0 = time.perf_counter()
         fns[line.strip()]()
-        print(time.perf_counter() - t0, flush=True)
+        print(time.perf_counter() - t0, file=reply, flush=True)
 
 
 class Worker:
