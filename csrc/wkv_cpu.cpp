@@ -9,20 +9,18 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
+#include <tuple>
 
-#include "cpu_output_cache.h"
 #include "wkv_check.h"
 #include "wkv_math.h"
 
-// Hot loops on float data are compiled for AVX-512, AVX2 (with FMA, F16C) and baseline x86-64,
+// Hot loops on float data are compiled for AVX-512, AVX2 (with FMA) and baseline x86-64,
 // picked at run time: the phase functions are force-inlined into one entry per instruction set
 // (run_isa). Not target_clones: GCC 12 leaves the loops of a target_clones function scalar, while a
 // plain target("avx512...") function maps the vector lane types onto zmm registers.
@@ -32,11 +30,9 @@
 
 namespace glsp {
 
-// The 16-bit float types the kernels read and write (wkv_lanes.h converts a register at a time).
+// bfloat16, which wkv_lanes.h converts a register at a time.
 template <>
-constexpr Float16 kFloat16Format<c10::Half> = Float16::kBinary16;
-template <>
-constexpr Float16 kFloat16Format<c10::BFloat16> = Float16::kBfloat16;
+constexpr bool kIsBfloat16<c10::BFloat16> = true;
 
 namespace {
 
@@ -114,18 +110,13 @@ T* workspace(int64_t count) {
   return reinterpret_cast<T*>(block.get());
 }
 
-// An output of like's shape and dtype (cpu_output_cache.h).
-at::Tensor new_output(const at::Tensor& like) {
-  return new_cpu_output(like.sizes(), like.options());
-}
-
 template <typename V>
 struct LaneTag {
   using type = V;
 };
 
 // ---- instruction sets ----
-// The float kernels are compiled for AVX-512, AVX2 + FMA + F16C and the baseline (SSE2 on x86-64,
+// The float kernels are compiled for AVX-512, AVX2 + FMA and the baseline (SSE2 on x86-64,
 // the compiler's default elsewhere), each on vectors one register wide (RegBytes). The best the CPU
 // has runs, or the one the environment variable GLSP_CPU_ISA names (tests and benchmarks of the
 // others).
@@ -137,8 +128,7 @@ Isa best_isa() {
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
     return Isa::kAvx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("f16c"))
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     return Isa::kAvx2;
 #endif
   return Isa::kBaseline;
@@ -172,7 +162,7 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))) void on_a
   f(RegBytes<64>{});
 }
 template <typename F>
-__attribute__((target("avx2,fma,f16c"))) void on_avx2(const F& f) {
+__attribute__((target("avx2,fma"))) void on_avx2(const F& f) {
   f(RegBytes<32>{});
 }
 #endif
@@ -189,80 +179,13 @@ void run_isa(const F& f) {
   f(RegBytes<16>{});
 }
 
-// The work items [0, count) of one parallel loop in blocks, one contiguous run of blocks per
-// thread. A thread takes the blocks of its own run from the front and, once that is empty, those
-// of the others from the back: a thread the machine slows down no longer holds the rest at the
-// barrier, and each thread still streams through memory of its own. Which thread runs a block
-// never changes its results.
-class BlockRuns {
- public:
-  BlockRuns(int64_t count, int64_t block, int runs)
-      : count_(count), block_(block), n_(runs), runs_(new Run[runs]) {
-    const int64_t blocks = (count + block - 1) / block;
-    for (int r = 0; r < runs; ++r) runs_[r].word = pack(blocks * r / runs, blocks * (r + 1) / runs);
-  }
-  int runs() const { return n_; }
-
-  // The next block for the thread that owns run `own`: items [begin, end); false when no work is
-  // left.
-  bool next(int own, int64_t& begin, int64_t& end) {
-    int64_t b = take(own, true);
-    for (int i = 1; b < 0 && i < n_; ++i) b = take((own + i) % n_, false);
-    if (b < 0) return false;
-    begin = b * block_;
-    end = std::min(begin + block_, count_);
-    return true;
-  }
-
- private:
-  // a run as [first, last) block indices in one word, so both ends move by compare-and-swap; a
-  // cache line each, so that taking from one's own run does not evict the others'
-  struct alignas(64) Run {
-    std::atomic<uint64_t> word;
-  };
-  static uint64_t pack(int64_t first, int64_t last) {
-    return static_cast<uint64_t>(first) | static_cast<uint64_t>(last) << 32;
-  }
-  int64_t take(int r, bool front) {
-    uint64_t word = runs_[r].word.load();
-    for (;;) {
-      const auto first = static_cast<int64_t>(word & 0xffffffffu);
-      const auto last = static_cast<int64_t>(word >> 32);
-      if (first >= last) return -1;
-      const uint64_t rest = front ? pack(first + 1, last) : pack(first, last - 1);
-      if (runs_[r].word.compare_exchange_weak(word, rest)) return front ? first : last - 1;
-    }
-  }
-
-  int64_t count_, block_;
-  int n_;
-  std::unique_ptr<Run[]> runs_;
-};
-
-// Blocks per thread: enough for the stealing to even out a slow thread, few enough that taking
-// one is rare.
-constexpr int64_t kBlocksPerThread = 32;
-
-// Runs items(begin, end, RegBytes) over [0, count) in parallel (blocks of at least grain items,
-// BlockRuns), compiled for each instruction set (run_isa). items must be a force-inlined generic
-// lambda.
+// Runs items(begin, end, RegBytes) over [0, count) with at::parallel_for (ranges of at least
+// grain items), compiled for the selected instruction set (run_isa). items must be a
+// force-inlined generic lambda.
 template <typename F>
 void parallel_items(int64_t count, int64_t grain, const F& items) {
-  const int threads = at::get_num_threads();
-  if (threads == 1 || count <= grain || at::in_parallel_region()) {
-    run_isa([&](auto reg) __attribute__((always_inline)) { items(0, count, reg); });
-    return;
-  }
-  const int64_t blocks = threads * kBlocksPerThread;
-  BlockRuns work(count, std::max(grain, (count + blocks - 1) / blocks), threads);
-  // a run per thread; one given several drains them one after the other
-  at::parallel_for(0, work.runs(), 1, [&](int64_t first_run, int64_t last_run) {
-    run_isa([&](auto reg) __attribute__((always_inline)) {
-      for (int64_t r = first_run; r < last_run; ++r) {
-        for (int64_t begin, end; work.next(static_cast<int>(r), begin, end);)
-          items(begin, end, reg);
-      }
-    });
+  at::parallel_for(0, count, grain, [&](int64_t begin, int64_t end) {
+    run_isa([&](auto reg) __attribute__((always_inline)) { items(begin, end, reg); });
   });
 }
 
@@ -438,7 +361,7 @@ void forward(const Geometry& g, const KernelInputs& in, bool causal, at::Tensor&
 at::Tensor wkv_cpu(const at::Tensor& w, const at::Tensor& u, const at::Tensor& k,
                    const at::Tensor& v, bool causal, int64_t chunk) {
   const KernelInputs in(w, u, k, v, chunk);
-  at::Tensor y = new_output(in.k), none;
+  at::Tensor y = at::empty_like(in.k), none;
   forward(Geometry(in.k, chunk), in, causal, y, none);
   return y;
 }
@@ -448,8 +371,8 @@ std::tuple<at::Tensor, at::Tensor> wkv_with_carries_cpu(const at::Tensor& w, con
                                                         bool causal, int64_t chunk) {
   const KernelInputs in(w, u, k, v, chunk);
   const Geometry g(in.k, chunk);
-  at::Tensor y = new_output(in.k);
-  at::Tensor carries = new_cpu_output(carries_shape(g, causal), carries_options(in.k));
+  at::Tensor y = at::empty_like(in.k);
+  at::Tensor carries = at::empty(carries_shape(g, causal), carries_options(in.k));
   forward(g, in, causal, y, carries);
   return {y, carries};
 }
@@ -459,7 +382,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> wkv_backward_cpu(
     const at::Tensor& v, bool causal, int64_t chunk, const std::optional<at::Tensor>& carries) {
   const KernelInputs in(gy, w, u, k, v, chunk);
   at::Tensor gw = at::empty(w.sizes(), w.options()), gu = at::empty(u.sizes(), u.options());
-  at::Tensor gk = new_output(in.k), gv = new_output(in.v);
+  at::Tensor gk = at::empty_like(in.k), gv = at::empty_like(in.v);
   const Geometry g(in.k, chunk);
   const at::Tensor saved = checked_carries(carries, in.k, g, causal);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, k.scalar_type(), "glsp::wkv_backward",

@@ -22,14 +22,6 @@
 #define GLSP_UNROLL
 #endif
 
-// GLSP_X86_BUILTINS: GCC's x86 builtins, for single instructions the generic vector code cannot
-// express. Builtins, not the intrinsics: those carry target attributes, which keep them from being
-// inlined into these generic functions; only the builds of the CPU kernels compiled for the
-// instruction set (run_isa in wkv_cpu.cpp) instantiate the lanes that use them.
-#if !defined(__CUDACC__) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define GLSP_X86_BUILTINS 1
-#endif
-
 namespace glsp {
 
 // The scalar type and the lane count of V: V itself and 1 for a scalar.
@@ -72,13 +64,13 @@ GLSP_HD V neg_inf() {
   return splat<V>(-std::numeric_limits<scalar_of<V>>::infinity());
 }
 
-// The 16-bit float format of P, for the lanes that convert a register of such values at once.
-// The CPU kernels name theirs (c10::Half, c10::BFloat16), whose own conversions are value by value.
-enum class Float16 { kNone, kBinary16, kBfloat16 };
-template <typename P>
-constexpr Float16 kFloat16Format = Float16::kNone;
-
 #if !defined(__CUDACC__)
+// Whether P is bfloat16, for the lanes that convert a register of such values at once (the CPU
+// kernels name theirs, c10::BFloat16, whose own conversion is value by value). Other types,
+// float16 included, convert value by value.
+template <typename P>
+constexpr bool kIsBfloat16 = false;
+
 template <typename V, typename I>
 GLSP_HD V from_bits(I bits) {
   V r;
@@ -90,7 +82,7 @@ GLSP_HD V from_bits(I bits) {
 // Float vector lanes of bfloat16 P: the upper half of a float, widened and shifted on any
 // instruction set; stored rounded to nearest even (NaN as 0x7fc0), as c10::BFloat16 does.
 template <typename V, typename P>
-constexpr bool kConvertsBfloat16 = kFloat16Format<P> == Float16::kBfloat16 && kIsVector<V> &&
+constexpr bool kConvertsBfloat16 = kIsBfloat16<P> && kIsVector<V> &&
                                    std::is_same_v<scalar_of<V>, float>;
 
 template <typename V>
@@ -113,40 +105,6 @@ GLSP_HD void lanes_to_bfloat16(void* p, V x) {
 }
 #endif
 
-#if defined(GLSP_X86_BUILTINS)
-constexpr int kCurrentRounding = 4;  // _MM_FROUND_CUR_DIRECTION: the default, to nearest even
-
-// Float lanes that convert binary16 P in one instruction: vcvtph2ps / vcvtps2ph on an AVX-512
-// register (16 lanes) or, with F16C, on an AVX one (8 lanes: the AVX2 build enables F16C). The
-// baseline build converts value by value.
-template <typename V, typename P>
-constexpr bool kConvertsBinary16 =
-    kFloat16Format<P> == Float16::kBinary16 &&
-    (std::is_same_v<V, Vec<float, 16>> || std::is_same_v<V, Vec<float, 8>>);
-
-template <typename V>
-GLSP_HD V binary16_to_lanes(const void* p) {
-  Vec<int16_t, LaneTraits<V>::kWidth> bits;
-  std::memcpy(&bits, p, sizeof(bits));
-  if constexpr (LaneTraits<V>::kWidth == 16) {
-    return __builtin_ia32_vcvtph2ps512_mask(bits, V{}, 0xffff, kCurrentRounding);
-  } else {
-    return __builtin_ia32_vcvtph2ps256(bits);
-  }
-}
-
-template <typename V>
-GLSP_HD void lanes_to_binary16(void* p, V x) {
-  Vec<int16_t, LaneTraits<V>::kWidth> bits;
-  if constexpr (LaneTraits<V>::kWidth == 16) {
-    bits = __builtin_ia32_vcvtps2ph512_mask(x, kCurrentRounding, decltype(bits){}, 0xffff);
-  } else {
-    bits = __builtin_ia32_vcvtps2ph256(x, kCurrentRounding);
-  }
-  std::memcpy(p, &bits, sizeof(bits));
-}
-#endif
-
 // kWidth consecutive values of p (any floating type) as lanes, and back.
 template <typename V, typename P>
 GLSP_HD V load_lanes(const P* p) {
@@ -155,10 +113,6 @@ GLSP_HD V load_lanes(const P* p) {
 #if !defined(__CUDACC__)
   } else if constexpr (kConvertsBfloat16<V, P>) {
     return bfloat16_to_lanes<V>(p);
-#endif
-#if defined(GLSP_X86_BUILTINS)
-  } else if constexpr (kConvertsBinary16<V, P>) {
-    return binary16_to_lanes<V>(p);
 #endif
   } else {
     V r;
@@ -174,10 +128,6 @@ GLSP_HD void store_lanes(P* p, V x) {
 #if !defined(__CUDACC__)
   } else if constexpr (kConvertsBfloat16<V, P>) {
     lanes_to_bfloat16(p, x);
-#endif
-#if defined(GLSP_X86_BUILTINS)
-  } else if constexpr (kConvertsBinary16<V, P>) {
-    lanes_to_binary16(p, x);
 #endif
   } else {
     for (int i = 0; i < LaneTraits<V>::kWidth; ++i) p[i] = static_cast<P>(x[i]);
@@ -207,49 +157,23 @@ GLSP_HD auto to_int(V x) {
 // exp on float lanes for x <= 0 (all the kernels need), branch-free: exp(x) = 2^n e^r with
 // n = round(x / ln 2), |r| <= ln(2)/2, e^r by a degree-5 polynomial fitted to minimise its largest
 // relative error (9.2e-8; computed in float, 1.6e-7 on [-87, 0]; the degree-6 polynomial before
-// it: 2e-9 and 9.9e-8, at one multiply-add more an exp; scripts/fit_exp_poly.py fits and checks
-// them); 0 below -87. exp_parts: n and e^r for x in [-87, 0].
-template <typename V>
-struct ExpParts {
-  V n, p;
-};
+// it: 2e-9 and 9.9e-8, at one multiply-add more an exp; scripts/dev/fit_exp_poly.py fits and
+// checks them), 2^n from the exponent bits; 0 below kExpLowest.
+constexpr float kExpLowest = -87.0f;
 
 template <typename V>
-GLSP_HD ExpParts<V> exp_parts(V x) {
-  const V n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
-  const V r = (x - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;
+GLSP_HD V exp_poly(V x) {
+  const V lo = splat<V>(kExpLowest), xr = x > lo ? x : lo;
+  const V n = (xr * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
+  const V r = (xr - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;
   V p = splat<V>(8.290315047e-3f);
   p = p * r + 4.189793020e-2f;
   p = p * r + 1.666763574e-1f;
   p = p * r + 4.999915063e-1f;
   p = p * r + 9.999997020e-1f;
   p = p * r + 1.0f;
-  return {n, p};
+  return x < lo ? splat<V>(0.0f) : p * from_bits<V>((to_int(n) + 127) << 23);
 }
-
-constexpr float kExpLowest = -87.0f;  // exp_poly is 0 below it
-
-// 2^n from the exponent bits.
-template <typename V>
-GLSP_HD V exp_poly(V x) {
-  const V lo = splat<V>(kExpLowest);
-  const ExpParts<V> e = exp_parts(x > lo ? x : lo);
-  const V scale = from_bits<V>((to_int(e.n) + 127) << 23);
-  return x < lo ? splat<V>(0.0f) : e.p * scale;
-}
-
-#if defined(GLSP_X86_BUILTINS)
-// The same on an AVX-512 register: vscalefps multiplies by 2^n (the same rounding as the product
-// above) and, under a mask, zeroes the lanes below the range; three instructions fewer an exp
-// (the conversion, add and shift of the exponent bits).
-GLSP_HD Vec<float, 16> exp_poly(Vec<float, 16> x) {
-  const Vec<float, 16> lo = splat<Vec<float, 16>>(kExpLowest);
-  const ExpParts<Vec<float, 16>> e = exp_parts(x > lo ? x : lo);
-  constexpr int kNotLessThan = 5;  // _CMP_NLT_UQ: also keeps NaN lanes, as the generic form does
-  const auto kept = __builtin_ia32_cmpps512_mask(x, lo, kNotLessThan, 0xffff, kCurrentRounding);
-  return __builtin_ia32_scalefps512_mask(e.p, e.n, Vec<float, 16>{}, kept, kCurrentRounding);
-}
-#endif
 
 template <typename V, std::enable_if_t<kIsVector<V>, int> = 0>
 GLSP_HD V exp_acc(V x) {

@@ -5,7 +5,6 @@
 
 #include <string>
 
-#include "cpu_output_cache.h"
 #include "wkv_check.h"
 
 extern "C" {
@@ -54,7 +53,4 @@ TORCH_LIBRARY(glsp, m) {
   // The instruction set the CPU kernels run on for float data: 'avx512', 'avx2' or 'baseline'
   // (the best this CPU has, or the one the environment variable GLSP_CPU_ISA names).
   m.def("cpu_isa() -> str", &glsp::cpu_isa_name);
-  // The CPU kernels' cache of freed output memory (cpu_output_cache.cpp): sets its limit in bytes
-  // when given (0 empties and disables it) and returns [bytes held, limit].
-  m.def("cpu_output_cache(int? limit_bytes=None) -> int[]", &glsp::cpu_output_cache);
 }

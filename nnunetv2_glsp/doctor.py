@@ -172,10 +172,9 @@ def check_backend() -> Check:
                      "reinstall nnunetv2-glsp; python -c 'import nnunetv2_glsp.trainers' shows "
                      "the full error")
     info = backend_info()
-    # settings under which every CPU kernel call (every large output) would raise
+    # settings under which every CPU kernel call would raise
     for key, fix in (
         ("cpu_isa", "unset GLSP_CPU_ISA, or set it to one of the instruction sets named above"),
-        ("cpu_output_cache", "set GLSP_CPU_OUTPUT_CACHE_MB to a whole number of MiB, or unset it"),
     ):
         if (info[key] or "").startswith("invalid"):
             return Check("FAIL", "WKV backend", wkv_backend_summary(), fix)

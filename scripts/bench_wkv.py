@@ -77,24 +77,6 @@ def paired_timer(device: str, fn: Callable[[], object], baseline: Callable[[], o
     return min(a), min(b), statistics.median([x / y for x, y in zip(a, b, strict=True)])
 
 
-def page_faults(fn: Callable[[], object], baseline: Callable[[], object],
-                rounds: int = 5) -> tuple[float, float] | None:
-    """Minor page faults per call of fn and of baseline, called alternately as paired_timer calls
-    them: each is a page of fresh memory (a 4 KiB or 2 MiB page) that the OS maps in and
-    zero-fills for the call. None where getrusage is missing (not a Unix)."""
-    try:
-        import resource
-    except ImportError:
-        return None
-    counts = [0, 0]
-    for _ in range(rounds):
-        for i, f in enumerate((fn, baseline)):
-            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-            f()
-            counts[i] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-    return counts[0] / rounds, counts[1] / rounds
-
-
 def cpu_jiffies() -> tuple[int, int] | None:
     """(steal, total) CPU time of all cores from /proc/stat: steal is time a virtual machine's
     cores waited for the host, so it shows how far other guests disturbed a run. None off Linux."""
@@ -187,9 +169,8 @@ def saved_carries(device: str, min_time: float) -> dict:
 
 def length_scaling(device: str, min_time: float, lengths: list[int]) -> list[dict]:
     """Forward+backward at 8T against T, C=64, for each T in lengths, by alternating calls (rows
-    of the table are timed minutes apart, so their ratio also measures the machine's drift), on the
-    CPU with the page faults of each call; the same for the 32N-byte copy, whose ratio shows where
-    8T leaves a cache level."""
+    of the table are timed minutes apart, so their ratio also measures the machine's drift); the
+    same for the 32N-byte copy, whose ratio shows where 8T leaves a cache level."""
     result = []
     for T in lengths:
         long_fn = kernel_fns(*inputs(8 * T, 64, device))[1]
@@ -197,9 +178,6 @@ def length_scaling(device: str, min_time: float, lengths: list[int]) -> list[dic
         row = {"T": T, "C": 64}
         row["fwd_bwd_8T"], row["fwd_bwd_T"], row["kernel_ratio"] = paired_timer(
             device, long_fn, short_fn, min_time)
-        faults = page_faults(long_fn, short_fn) if device == "cpu" else None
-        if faults is not None:
-            row["page_faults_8T"], row["page_faults_T"] = faults
         row["copy_8T"], row["copy_T"], row["copy_ratio"] = paired_timer(
             device, copy_fn(32 * B * 8 * T * 64, device), copy_fn(32 * B * T * 64, device),
             min_time)
@@ -310,6 +288,29 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def cpu_targets(result: dict) -> list[dict]:
+    """The CPU kernels' targets that this run measured: forward+backward / copy at T=32768, C=64
+    (<= 6), t(8T)/t(T) (<= 9), all threads over 1 (>= 1.7 with 2 threads), kernel over fallback
+    at the longest T the fallback ran (>= 5, the lowest over C), each {name, value, target, met}."""
+    checks = []
+    for r in result["rows"]:
+        if (r["T"], r["C"]) == (T_SCALING, 64):
+            checks.append((f"f+b / copy at T={T_SCALING}, C=64", r["fwd_bwd_x_copy"], "<=", 6.0))
+    for s in result["length_scaling"]:
+        checks.append((f"t(8T)/t(T) at T={s['T']}", s["kernel_ratio"], "<=", 9.0))
+    s = result["thread_scaling"]
+    checks.append((f"{s['threads']} threads / 1 thread speed-up", s["speedup"], ">=", 1.7))
+    with_fallback = [r for r in result["rows"] if "fallback_fwd_bwd" in r]
+    if with_fallback:
+        T = max(r["T"] for r in with_fallback)
+        faster = min(r["fallback_fwd_bwd"] / r["kernel_fwd_bwd"] for r in with_fallback
+                     if r["T"] == T)
+        checks.append((f"kernel / fallback speed-up at T={T}", faster, ">=", 5.0))
+    return [{"name": name, "value": value, "target": f"{op} {bound:g}",
+             "met": value <= bound if op == "<=" else value >= bound}
+            for name, value, op, bound in checks]
+
+
 def plot(rows: list[dict], path: Path, device: str, isa_rows: list[dict] | None = None) -> None:
     """Time against T per mode (log-log), and forward+backward per instruction set if measured."""
     import matplotlib
@@ -390,6 +391,7 @@ def main() -> None:
     if args.device == "cpu":
         result["thread_scaling"] = thread_scaling(args.min_time)
         result["instruction_sets"] = instruction_sets(args.min_time, args.isa_rounds)
+        result["targets"] = cpu_targets(result)
     else:
         result["gpu"] = torch.cuda.get_device_name()
         bound = measure("cuda", T_SCALING, 64, 0, args.min_time)
@@ -412,9 +414,7 @@ def main() -> None:
     for s in result["length_scaling"]:
         print(f"t(8T)/t(T) at T={s['T']}, C=64, alternating calls: fwd+bwd "
               f"{1e3 * s['fwd_bwd_8T']:.2f} / {1e3 * s['fwd_bwd_T']:.2f} ms = "
-              f"{s['kernel_ratio']:.2f} (copy {s['copy_ratio']:.2f})"
-              + (f"; minor page faults per call {s['page_faults_8T']:.0f} / "
-                 f"{s['page_faults_T']:.0f}" if "page_faults_8T" in s else ""))
+              f"{s['kernel_ratio']:.2f} (copy {s['copy_ratio']:.2f})")
     if "thread_scaling" in result:
         s = result["thread_scaling"]
         print(f"\nthreads at T={s['T']}, C=64: fwd+bwd 1 thread {1e3 * s['fwd_bwd_1_thread']:.1f} "
@@ -429,6 +429,11 @@ def main() -> None:
               f"{args.isa_rounds} rounds; x copy: median ratio of alternating calls; bf16 / fp16 "
               "x fp32: bfloat16 / float16 inputs against float32)")
         print(isa_table(result["instruction_sets"]))
+    if "targets" in result:
+        print("\nCPU targets:")
+        for t in result["targets"]:
+            print(f"  {t['name']}: {t['value']:.2f} (target {t['target']}: "
+                  f"{'met' if t['met'] else 'MISSED'})")
     if "host_steal_pct" in result:
         print(f"host steal during the run: {result['host_steal_pct']:.1f}% of CPU time (time this "
               "virtual machine's cores waited for other guests)")

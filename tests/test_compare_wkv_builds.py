@@ -1,4 +1,4 @@
-"""scripts/compare_wkv_builds.py end to end on the CPU: two builds (the installed one twice), a
+"""scripts/dev/compare_wkv_builds.py end to end on the CPU: two builds (the installed one twice), a
 worker process per build and round, the table, JSON and PNG; a bad --build names the problem."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from test_wkv_cpu import require_extension
 
 import nnunetv2_glsp
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "compare_wkv_builds.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "dev" / "compare_wkv_builds.py"
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

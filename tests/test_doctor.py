@@ -56,13 +56,6 @@ def test_an_instruction_set_the_cpu_lacks_fails_with_the_choices():
     assert "fix: unset GLSP_CPU_ISA" in out
 
 
-def test_a_bad_output_cache_size_fails_with_the_fix():
-    code, out = doctor(GLSP_CPU_OUTPUT_CACHE_MB="lots")
-    assert code == 1, out
-    assert "[FAIL] WKV backend: " in out and "GLSP_CPU_OUTPUT_CACHE_MB=lots is not a size" in out
-    assert "fix: set GLSP_CPU_OUTPUT_CACHE_MB to a whole number of MiB" in out
-
-
 def test_opted_out_and_unknown_trainer_and_missing_paths():
     code, out = doctor("--trainer", "GLSPTrainr", NNUNETV2_GLSP_NO_AUTOREGISTER="1")
     assert code == 1, out

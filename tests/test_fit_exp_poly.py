@@ -1,4 +1,4 @@
-"""scripts/fit_exp_poly.py: the CPU kernels' exp polynomial (csrc/wkv_lanes.h) is the script's
+"""scripts/dev/fit_exp_poly.py: the CPU kernels' exp polynomial (csrc/wkv_lanes.h) is the script's
 degree-5 fit, and exp computed with it in float arithmetic keeps the error the header states."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "fit_exp_poly.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "dev" / "fit_exp_poly.py"
 
 
 def load_script():

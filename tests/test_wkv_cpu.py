@@ -6,10 +6,6 @@ Imports only nnunetv2_glsp.ops (these tests also run on GPU machines without nnU
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import threading
-from pathlib import Path
 
 import pytest
 import torch
@@ -251,7 +247,7 @@ def test_deterministic_and_independent_of_thread_count():
     threads = torch.get_num_threads()
     runs = []
     try:
-        for n in (threads, threads, 1, threads + 1):  # more threads than cores: blocks change hands
+        for n in (threads, threads, 1, threads + 1):  # other splits of the work items
             torch.set_num_threads(n)
             runs.append((op(w, u, k, v), *op_grads(w, u, k, v, gy)))
     finally:
@@ -286,122 +282,3 @@ def test_non_contiguous_inputs():
     for a, b in zip(op_grads(ws, u, kt, vs, gy), op_grads(w, u, k, v, gy.contiguous()),
                     strict=True):
         assert torch.equal(a, b)
-
-
-def vm_flags(address: int) -> list[str]:
-    """The VmFlags of the memory mapping of this process that holds address (/proc/self/smaps)."""
-    inside = False
-    for line in Path("/proc/self/smaps").read_text().splitlines():
-        head = line.split(maxsplit=1)[0]
-        if "-" in head and ":" not in head:  # a mapping's first line: "start-end perms ..."
-            start, end = (int(x, 16) for x in head.split("-"))
-            inside = start <= address < end
-        elif inside and head == "VmFlags:":
-            return line.split()[1:]
-    raise AssertionError(f"no mapping holds {address:#x}")
-
-
-LINUX_THP = pytest.mark.skipif(
-    not (os.path.exists("/proc/self/smaps")
-         and os.path.exists("/sys/kernel/mm/transparent_hugepage/enabled")),
-    reason="needs Linux with transparent huge pages")
-HUGE_PAGE = 2 << 20
-LINUX = pytest.mark.skipif(sys.platform != "linux",
-                           reason="the output cache needs Linux (elsewhere nothing is kept)")
-
-
-@LINUX_THP
-def test_outputs_are_whole_huge_pages():
-    # outputs of 2 MiB and more start at a 2 MiB boundary in memory advised for huge pages; the
-    # carries too; smaller ones come from PyTorch's allocator
-    for T in (4096, 32768, 131072):  # outputs of 1, 8 and 32 MiB
-        w, u, k, v = make_inputs(1, T, 64, seed=9)
-        gy = torch.randn_like(k)
-        (y, carries), (_, _, gk, gv) = (torch.ops.glsp.wkv_with_carries(w, u, k, v),
-                                        op_grads(w, u, k, v, gy))
-        large = [out for out in (y, carries, gk, gv) if out.nbytes >= HUGE_PAGE]
-        assert len(large) == {4096: 0, 32768: 3, 131072: 4}[T]
-        for out in large:
-            assert out.data_ptr() % HUGE_PAGE == 0, (T, out.nbytes)
-            assert "hg" in vm_flags(out.data_ptr()), (T, out.nbytes)
-
-
-def minor_faults() -> int:
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-
-
-@pytest.fixture
-def output_cache_limit():
-    """Restores the output cache's limit after a test that changes it."""
-    _, limit = torch.ops.glsp.cpu_output_cache()
-    yield limit
-    torch.ops.glsp.cpu_output_cache(limit)
-
-
-@LINUX_THP
-def test_freed_outputs_are_reused_without_page_faults(output_cache_limit):
-    w, u, k, v = make_inputs(2, 65536, 64, seed=4)  # outputs of 32 MiB: glibc maps those afresh
-    gy = torch.randn_like(k)
-    first = op_grads(w, u, k, v, gy)
-    addresses = sorted(t.data_ptr() for t in first[2:])
-    del first
-    before = minor_faults()
-    second = op_grads(w, u, k, v, gy)
-    faults = minor_faults() - before
-    assert sorted(t.data_ptr() for t in second[2:]) == addresses
-    assert faults < 64, faults  # fresh gk, gv: 32 faults at the least (huge pages), 16384 without
-    torch.ops.glsp.cpu_output_cache(0)  # empties it and keeps nothing
-    assert torch.ops.glsp.cpu_output_cache() == [0, 0]
-    del second
-    assert torch.ops.glsp.cpu_output_cache() == [0, 0]
-    before = minor_faults()
-    third = op_grads(w, u, k, v, gy)
-    assert minor_faults() - before >= 32  # fresh memory again
-    torch.testing.assert_close(third[2], op_grads(w, u, k, v, gy)[2], rtol=0, atol=0)
-
-
-@LINUX
-def test_output_cache_keeps_at_most_its_limit(output_cache_limit):
-    w, u, k, v = make_inputs(1, 16384, 64, seed=5)  # 4 MiB outputs
-    torch.ops.glsp.cpu_output_cache(0)
-    torch.ops.glsp.cpu_output_cache(3 * HUGE_PAGE)  # room for one output
-    outputs = [op(w, u, k, v) for _ in range(3)]
-    assert torch.ops.glsp.cpu_output_cache() == [0, 3 * HUGE_PAGE]
-    freeing = threading.Thread(target=outputs.clear)  # freed in another thread
-    freeing.start()
-    freeing.join()
-    assert torch.ops.glsp.cpu_output_cache() == [2 * HUGE_PAGE, 3 * HUGE_PAGE]
-    with pytest.raises(RuntimeError, match="limit must be >= 0 bytes, got -1"):
-        torch.ops.glsp.cpu_output_cache(-1)
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_output_cache_in_a_forked_child():
-    # a child (a data-loader worker, say) frees the outputs it inherited and makes new ones
-    w, u, k, v = make_inputs(1, 16384, 64, seed=6)
-    y = op(w, u, k, v)
-    pid = os.fork()
-    if pid == 0:  # the child: exit status 0 only if all of it works
-        ok = False
-        try:
-            torch.set_num_threads(1)  # as data-loader workers: the parent's OpenMP pool is gone
-            expected = y.clone()
-            del y
-            ok = torch.equal(op(w, u, k, v), expected)
-        finally:
-            os._exit(0 if ok else 1)
-    assert os.waitpid(pid, 0)[1] == 0
-    torch.testing.assert_close(y, op(w, u, k, v), rtol=0, atol=0)
-
-
-@LINUX
-def test_output_cache_size_from_the_environment():
-    code = "import torch, nnunetv2_glsp.ops; print(torch.ops.glsp.cpu_output_cache())"
-    run = [sys.executable, "-c", code]
-    env = dict(os.environ, GLSP_CPU_OUTPUT_CACHE_MB="3")
-    out = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split("\n")[-2] == f"[0, {3 << 20}]"
-    env["GLSP_CPU_OUTPUT_CACHE_MB"] = "lots"
-    out = subprocess.run(run, env=env, capture_output=True, text=True, check=False)
-    assert out.returncode != 0 and "GLSP_CPU_OUTPUT_CACHE_MB=lots is not a size" in out.stderr

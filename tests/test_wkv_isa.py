@@ -49,7 +49,7 @@ def best_from_cpuinfo() -> str | None:
         return None
     if {"avx512f", "avx512vl", "avx512bw", "avx512dq"} <= set(flags):
         return "avx512"
-    return "avx2" if {"avx2", "fma", "f16c"} <= set(flags) else "baseline"
+    return "avx2" if {"avx2", "fma"} <= set(flags) else "baseline"
 
 
 def test_the_default_is_the_best_the_cpu_has_and_the_variable_overrides_it():

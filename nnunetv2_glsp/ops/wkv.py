@@ -58,11 +58,6 @@ def wkv(
 CPU_ISAS = ("avx512", "avx2", "baseline")
 
 
-def _invalid(error: RuntimeError) -> str:
-    """A setting the extension rejects, as backend_info reports it (the doctor fails on these)."""
-    return f"invalid: {str(error).splitlines()[0]}"
-
-
 def cpu_isa() -> str | None:
     """The instruction set of the compiled CPU kernels for float data ('avx512', 'avx2' or
     'baseline': the best the CPU has, or GLSP_CPU_ISA's), None without the extension."""
@@ -70,28 +65,8 @@ def cpu_isa() -> str | None:
         return None
     try:
         return torch.ops.glsp.cpu_isa()
-    except RuntimeError as error:  # an instruction set this CPU cannot run
-        return _invalid(error)
-
-
-def cpu_output_cache(limit_bytes: int | None = None) -> dict[str, int] | None:
-    """The compiled CPU kernels' cache of freed output memory: {'held': bytes kept, 'limit':
-    bytes}; None without the extension. limit_bytes sets the limit (0 empties the cache and keeps
-    nothing from then on); at start it is GLSP_CPU_OUTPUT_CACHE_MB MiB, by default 512."""
-    if BACKEND.name != "extension":
-        return None
-    held, limit = torch.ops.glsp.cpu_output_cache(limit_bytes)
-    return {"held": held, "limit": limit}
-
-
-def _cpu_output_cache_limit() -> str | None:
-    """The cache's limit in words ('512 MiB'), or 'invalid: ...' for a bad
-    GLSP_CPU_OUTPUT_CACHE_MB; None without the extension."""
-    try:
-        cache = cpu_output_cache()
-    except RuntimeError as error:  # a GLSP_CPU_OUTPUT_CACHE_MB that is not a size
-        return _invalid(error)
-    return None if cache is None else f"{cache['limit'] / 2**20:g} MiB"
+    except RuntimeError as error:  # an instruction set this CPU cannot run (the doctor fails)
+        return f"invalid: {str(error).splitlines()[0]}"
 
 
 def backend_info() -> dict:
@@ -106,5 +81,4 @@ def backend_info() -> dict:
         "fix": BACKEND.fix,
         "cuda_saved_carries": CUDA_SAVED_CARRIES,
         "cpu_isa": cpu_isa(),
-        "cpu_output_cache": _cpu_output_cache_limit(),
     }

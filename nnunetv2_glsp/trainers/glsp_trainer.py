@@ -26,8 +26,6 @@ def wkv_backend_summary() -> str:
     info = backend_info()
     where = f"{info['source']}, devices {info['devices']}"
     where += f", CPU kernels {info['cpu_isa']}" if info["cpu_isa"] else ""
-    where += (f", CPU output cache {info['cpu_output_cache']}" if info["cpu_output_cache"]
-              else "")
     summary = f"{info['backend']} ({where}): {info['reason']}"
     return summary + (f"; fix: {info['fix']}" if info["fix"] else "")
 

@@ -11,7 +11,7 @@ forward as % of the copy (from idle, same process) and the ratio to the first bu
 over the rounds); writes compare_wkv_builds.json and .png to --out. --from-json re-renders a
 saved result (for example one copied back from a GPU machine).
 
-    python scripts/compare_wkv_builds.py --device cuda --build new=. --build old=/tmp/old
+    python scripts/dev/compare_wkv_builds.py --device cuda --build new=. --build old=/tmp/old
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def streamed(device: str, fn, reps: int) -> float:
 
 def worker(label: str, device: str, sizes: list[tuple[int, int]], reps: int) -> None:
     """Prints one JSON row per size (this process's build of the op)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for bench_wkv
     from bench_wkv import B, copy_fn, inputs, kernel_fns, timed_call
 
     for C, T in sizes:

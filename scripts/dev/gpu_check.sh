@@ -9,12 +9,12 @@
 # 2.8 (where it is missing, put its wheels and their missing dependencies in .whl/: they are
 # installed into /tmp/site first).
 #
-#   OUT=/path/to/out bash scripts/gpu_check.sh        (from anywhere; default OUT=./gpu_check_out)
+#   OUT=/path/to/out bash scripts/dev/gpu_check.sh    (from anywhere; default OUT=./gpu_check_out)
 #
 # Writes to $OUT: status.txt info.log build.log tests.log tests_saved_carries.log trainers.log
 #                 badinput.log sanitizer.log bench.log profile.log bench_wkv.json bench_wkv.png
 set -x
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../.." || exit 1
 OUT="${OUT:-$PWD/gpu_check_out}"
 mkdir -p "$OUT"
 PY="${PYTHON:-python3}"

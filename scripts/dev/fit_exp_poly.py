@@ -1,4 +1,4 @@
-"""Fit the polynomial of the CPU kernels' exp (csrc/wkv_lanes.h, exp_parts) and check it.
+"""Fit the polynomial of the CPU kernels' exp (csrc/wkv_lanes.h, exp_poly) and check it.
 
 The kernels compute exp(x), x in [-87, 0], as 2^n e^r with n = round(x / ln 2), |r| <= ln(2)/2,
 and e^r ~ 1 + c_1 r + ... + c_d r^d. This fits c_1..c_d to the smallest largest relative
@@ -6,7 +6,7 @@ error on that interval (a linear program over a grid), then measures the error o
 kernels compute it in float arithmetic (two-constant reduction, Horner's rule with fused
 multiply-adds) on 2M points of [-87, 0], for each degree and for the coefficients in the header.
 
-    python scripts/fit_exp_poly.py [--degrees 5 6]
+    python scripts/dev/fit_exp_poly.py [--degrees 5 6]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-HEADER = Path(__file__).resolve().parents[1] / "csrc" / "wkv_lanes.h"
+HEADER = Path(__file__).resolve().parents[2] / "csrc" / "wkv_lanes.h"
 LN2_HI, LN2_LO = 0.693145751953125, 1.42860682030941723e-6  # the header's split of ln 2
 ROUND = 12582912.0  # 1.5 * 2^23: x + ROUND - ROUND rounds x to an integer in float
 
@@ -69,12 +69,12 @@ def float_error(coefs: list[float], points: int = 2_000_001) -> float:
 
 
 def header_coefficients(path: Path = HEADER) -> list[float]:
-    """The polynomial's coefficients in exp_parts, highest first."""
-    body = path.read_text().split("GLSP_HD ExpParts<V> exp_parts(V x) {", 1)[1].split("}", 1)[0]
+    """The polynomial's coefficients in exp_poly, highest first."""
+    body = path.read_text().split("GLSP_HD V exp_poly(V x) {", 1)[1].split("}", 1)[0]
     first = re.search(r"V p = splat<V>\(([-0-9.e]+)f\);", body)
     rest = re.findall(r"p = p \* r \+ ([-0-9.e]+)f;", body)
     if first is None or not rest:
-        raise ValueError(f"no polynomial found in exp_parts of {path}")
+        raise ValueError(f"no polynomial found in exp_poly of {path}")
     return [float(first.group(1))] + [float(c) for c in rest]
 
 
