@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_wkv_cpu import require_extension
+from wkv_helpers import require_extension
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_wkv.py"
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_wkv_cpu import require_extension
+from wkv_helpers import require_extension
 
 import nnunetv2_glsp
 

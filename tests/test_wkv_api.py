@@ -9,7 +9,7 @@ import warnings
 
 import pytest
 import torch
-from test_wkv_cpu import make_inputs, op, reference, rel_err, require_extension
+from wkv_helpers import make_inputs, op, reference, rel_err, require_extension
 
 from nnunetv2_glsp.ops import _loader, backend_info, wkv
 

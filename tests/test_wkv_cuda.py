@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 import torch
-from test_wkv_cpu import (
+from wkv_helpers import (
     check_saved_carries,
     make_inputs,
     op,

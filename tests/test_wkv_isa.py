@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_wkv_cpu import require_extension
+from wkv_helpers import require_extension
 
 from nnunetv2_glsp.ops import backend_info
 from nnunetv2_glsp.ops.wkv import CPU_ISAS
