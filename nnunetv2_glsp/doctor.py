@@ -172,12 +172,9 @@ def check_backend() -> Check:
                      "reinstall nnunetv2-glsp; python -c 'import nnunetv2_glsp.trainers' shows "
                      "the full error")
     info = backend_info()
-    # settings under which every CPU kernel call would raise
-    for key, fix in (
-        ("cpu_isa", "unset GLSP_CPU_ISA, or set it to one of the instruction sets named above"),
-    ):
-        if (info[key] or "").startswith("invalid"):
-            return Check("FAIL", "WKV backend", wkv_backend_summary(), fix)
+    if (info["cpu_isa"] or "").startswith("invalid"):  # every CPU kernel call would raise
+        return Check("FAIL", "WKV backend", wkv_backend_summary(),
+                     "unset GLSP_CPU_ISA, or set it to one of the instruction sets named above")
     # the pure-PyTorch fallback is correct but slow: worth a warning, not a failure
     status = "ok" if info["backend"] == "extension" else "warn"
     return Check(status, "WKV backend", wkv_backend_summary())
