@@ -51,11 +51,9 @@ class ConfigRecord(nn.Module):
     def get_extra_state(self) -> dict:
         return {"network_config": dataclasses.asdict(self.config), "version": __version__}
 
-    def set_extra_state(self, state: dict) -> None:
-        """Only reached through ``_load_from_state_dict``, which checks the record first."""
-
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs) -> None:
+        """Compares the record instead of loading it (nothing to load: the config is fixed)."""
         record = state_dict.get(prefix + "_extra_state")
         if record is None:
             warnings.warn(
