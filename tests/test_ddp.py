@@ -4,6 +4,7 @@ the averaged gradients equal single-process gradients on the same total batch.""
 
 from __future__ import annotations
 
+import copy
 import os
 import socket
 
@@ -59,7 +60,7 @@ def test_ddp_gradients_match_single_process(tmp_path):
         for parameter in network.parameters():
             parameter.add_(0.01 * torch.randn_like(parameter))
     inputs = torch.randn(WORLD_SIZE, 1, 16, 32, 32)
-    state = {key: value.clone() for key, value in network.state_dict().items()}
+    state = copy.deepcopy(network.state_dict())  # tensors and the config record
 
     loss_fn(network(inputs)).backward()
     missing = [name for name, p in network.named_parameters() if p.grad is None]
