@@ -192,23 +192,27 @@ def check_trainer_lookup(trainer: str, interpreter: str | None) -> Check:
     if result.returncode == 0:
         return Check("ok", "trainer lookup", f"{trainer} -> {result.stdout.strip()}.{trainer}")
     error = (result.stderr.strip().splitlines() or ["no output"])[-1]
-    from nnunetv2_glsp import trainers
+    from nnunetv2_glsp import trainers  # torch and nnU-Net: only when a lookup failed
 
     if "Could not find requested nnunet trainer" in result.stderr:
-        register = f"export {registration.ENV_VAR}={registration.EXT_TRAINER_DIR}"
-        if trainer in trainers.__all__:  # ours, but nnU-Net does not see our folder
-            fix = (f"{trainer} is a GLSP trainer that nnU-Net cannot see: register the trainers "
-                   f"({register})")
-        else:
-            close = difflib.get_close_matches(trainer, trainers.__all__, n=3)
-            fix = (f"did you mean {' or '.join(close)}?" if close else
-                   f"GLSP trainers are: {', '.join(trainers.__all__)}")
-            if not registration.is_registered():
-                fix += f" Register the trainers: {register}"
-        return Check("FAIL", "trainer lookup", f"{trainer} not found", fix)
+        return Check("FAIL", "trainer lookup", f"{trainer} not found",
+                     not_found_fix(trainer, trainers.__all__, registration.is_registered()))
     return Check("FAIL", "trainer lookup", f"{trainer}: {error}",
                  f"see the full error: {python} -c \"from nnunetv2.utilities.find_objects "
                  f"import recursive_find_trainer_class_by_name as f; f('{trainer}')\"")
+
+
+def not_found_fix(trainer: str, ours: list[str], registered: bool) -> str:
+    """The fix for a trainer nnU-Net's lookup did not find: registration for one of ours,
+    else the closest of our names (never the name itself)."""
+    register = f"export {registration.ENV_VAR}={registration.EXT_TRAINER_DIR}"
+    if trainer in ours:
+        return (f"{trainer} is a GLSP trainer that nnU-Net cannot see: register the trainers "
+                f"({register})")
+    close = difflib.get_close_matches(trainer, ours, n=3)
+    fix = (f"did you mean {' or '.join(close)}?" if close else
+           f"GLSP trainers are: {', '.join(ours)}.")
+    return fix if registered else f"{fix} Register the trainers: {register}"
 
 
 def check_nnunet_paths() -> list[Check]:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from nnunetv2_glsp import registration
-from nnunetv2_glsp.doctor import script_interpreter
+from nnunetv2_glsp.doctor import not_found_fix, script_interpreter
 
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 
@@ -66,12 +66,15 @@ def test_opted_out_and_unknown_trainer_and_missing_paths():
     assert "[warn] nnUNet_raw: not set" in out and "fix: export nnUNet_raw=" in out
 
 
-def test_a_glsp_trainer_nnunet_cannot_see_is_not_suggested_as_its_own_fix():
-    code, out = doctor("--trainer", "GLSPTrainer", NNUNETV2_GLSP_NO_AUTOREGISTER="1")
-    assert code == 1, out
-    assert "[FAIL] trainer lookup: GLSPTrainer not found" in out
-    assert "fix: GLSPTrainer is a GLSP trainer that nnU-Net cannot see: register" in out
-    assert "did you mean" not in out
+def test_the_fix_for_a_trainer_not_found_never_suggests_the_name_itself():
+    ours = ["GLSPTrainer", "GLSPTrainer_S"]
+    fix = not_found_fix("GLSPTrainer", ours, registered=False)
+    assert fix.startswith("GLSPTrainer is a GLSP trainer that nnU-Net cannot see: register")
+    assert "did you mean" not in fix
+    assert not_found_fix("GLSPTrainr", ours, registered=True) == (
+        "did you mean GLSPTrainer or GLSPTrainer_S?")
+    assert not_found_fix("Other", ours, registered=False).startswith(
+        "GLSP trainers are: GLSPTrainer, GLSPTrainer_S. Register the trainers: export")
 
 
 def test_manual_export_after_opt_out_is_healthy():
