@@ -109,7 +109,7 @@ def script_interpreter(script: Path) -> str | None:
 
 def check_nnunet_command() -> tuple[Check, str | None]:
     """Which ``nnUNetv2_train`` runs, and whether it uses this environment's interpreter."""
-    bin_dir = Path(sys.executable).parent
+    bin_dir = Path(os.path.abspath(sys.executable)).parent
     found = shutil.which("nnUNetv2_train")
     if found is None:
         return Check("FAIL", "nnUNetv2_train", "not on PATH",

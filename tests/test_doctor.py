@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from nnunetv2_glsp import registration
-from nnunetv2_glsp.doctor import not_found_fix, script_interpreter
+from nnunetv2_glsp.doctor import check_nnunet_command, not_found_fix, script_interpreter
 
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 
@@ -49,16 +49,13 @@ def test_healthy_install(tmp_path):
         assert expected in out, out
 
 
-def test_an_instruction_set_the_cpu_lacks_fails_with_the_choices():
-    code, out = doctor(GLSP_CPU_ISA="avx9")
+def test_opted_out_unknown_trainer_bad_instruction_set_and_missing_paths():
+    """Four independent problems in one doctor run, each reported with its fix."""
+    code, out = doctor("--trainer", "GLSPTrainr", NNUNETV2_GLSP_NO_AUTOREGISTER="1",
+                       GLSP_CPU_ISA="avx9")
     assert code == 1, out
     assert "[FAIL] WKV backend: " in out and "GLSP_CPU_ISA=avx9 is not an instruction set" in out
     assert "fix: unset GLSP_CPU_ISA" in out
-
-
-def test_opted_out_and_unknown_trainer_and_missing_paths():
-    code, out = doctor("--trainer", "GLSPTrainr", NNUNETV2_GLSP_NO_AUTOREGISTER="1")
-    assert code == 1, out
     assert "[FAIL] registration: NNUNETV2_GLSP_NO_AUTOREGISTER is set" in out
     assert f"fix: export nnUNet_extTrainer={registration.EXT_TRAINER_DIR}" in out
     assert "[FAIL] trainer lookup: GLSPTrainr not found" in out
@@ -85,17 +82,18 @@ def test_manual_export_after_opt_out_is_healthy():
     assert "(manual)" in out
 
 
-def test_nnunet_command_missing_or_from_another_environment(tmp_path):
-    code, out = doctor(path=str(tmp_path))
-    assert code == 1 and "[FAIL] nnUNetv2_train: not on PATH" in out, out
-    assert f"export PATH={BIN}:$PATH" in out
+def test_nnunet_command_missing_or_from_another_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    check, _ = check_nnunet_command()
+    assert (check.status, check.detail) == ("FAIL", "not on PATH")
+    assert f"export PATH={BIN}:$PATH" in check.fix
 
     fake = tmp_path / "nnUNetv2_train"
     fake.write_text("#!/opt/other-env/bin/python3\nprint('hi')\n")
     fake.chmod(0o755)
-    code, out = doctor(path=str(tmp_path))
-    assert code == 1, out
-    assert "runs /opt/other-env/bin/python3, not this environment" in out
+    check, interpreter = check_nnunet_command()
+    assert check.status == "FAIL" and interpreter == "/opt/other-env/bin/python3"
+    assert "runs /opt/other-env/bin/python3, not this environment" in check.detail
 
 
 def test_script_interpreter_reads_pip_shebangs(tmp_path):
