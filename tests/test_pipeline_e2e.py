@@ -1,7 +1,7 @@
 """End to end through nnU-Net's real CLI on CPU, on the folds the benchmark runner trained
-(conftest.benchmark_run: convert, plan and preprocess, GLSPTrainer_S_tiny with one fold killed and
+(conftest.benchmark_run: convert, plan and preprocess, GLSPTrainer_tiny with one fold killed and
 continued with --c): find the best configuration -> predict the test set -> evaluate; plus a 2d
-fold trained with nnUNetv2_train."""
+fold of GLSPTrainer_S_tiny trained with nnUNetv2_train."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import json
 import numpy as np
 import pytest
 import SimpleITK as sitk  # noqa: N813 (the usual alias)
-from conftest import DATASET, FOLDS, TASK_ID, BenchmarkRun
+from conftest import DATASET, FOLDS, TASK_ID, TRAINERS, BenchmarkRun
 
 pytestmark = pytest.mark.slow
 
-TRAINER = "GLSPTrainer_S_tiny"
+TRAINER = TRAINERS[1]  # the GLSP trainer of the benchmark run
+TRAINER_2D = "GLSPTrainer_S_tiny"  # only has to train and validate
 
 
 def test_find_best_predict_evaluate(benchmark_run: BenchmarkRun):
@@ -55,10 +56,10 @@ def test_find_best_predict_evaluate(benchmark_run: BenchmarkRun):
 def test_2d_fold(benchmark_run: BenchmarkRun):
     nnunet = benchmark_run.nnunet
     nnunet.run("nnUNetv2_preprocess", "-d", str(TASK_ID), "-c", "2d", "-np", "1")
-    output = nnunet.run("nnUNetv2_train", str(TASK_ID), "2d", "0", "-tr", TRAINER, "-device",
+    output = nnunet.run("nnUNetv2_train", str(TASK_ID), "2d", "0", "-tr", TRAINER_2D, "-device",
                         "cpu", "--npz", train=True)
     assert "WKV backend: " in output
-    folder = nnunet.fold_folder(TRAINER, 0, "2d")
+    folder = nnunet.fold_folder(TRAINER_2D, 0, "2d")
     assert (folder / "checkpoint_final.pth").is_file()
     summary = json.loads((folder / "validation" / "summary.json").read_text())
     assert np.isfinite(summary["foreground_mean"]["Dice"])
