@@ -43,6 +43,11 @@ def _complete(folder: Path) -> bool:
     return all((folder / name).is_file() for name in FILES)
 
 
+def _search() -> Path | None:
+    """The first folder of SEARCH_DIRS that holds all of FILES."""
+    return next((folder for folder in SEARCH_DIRS if _complete(folder)), None)
+
+
 def _apt_install() -> str:
     """Install PACKAGE with apt-get (``apt-get update`` first if the plain install fails);
     returns the last output lines of a failure, '' on success."""
@@ -73,12 +78,12 @@ def find_atlas_dir(atlas_dir: str | Path | None = None, install: bool = True) ->
             return Path(chosen)
         raise AtlasUnavailableError(f"{chosen} does not hold all of {', '.join(FILES)} "
                                     f"(the templates folder of Debian's {PACKAGE})")
-    found = next((folder for folder in SEARCH_DIRS if _complete(folder)), None)
+    found = _search()
     apt_error = "not tried (not root, or no apt-get)"
     if found is None and install and getattr(os, "geteuid", lambda: -1)() == 0 \
             and shutil.which("apt-get"):
         apt_error = _apt_install() or "succeeded, but the files are not where expected"
-        found = next((folder for folder in SEARCH_DIRS if _complete(folder)), None)
+        found = _search()
     if found is not None:
         return found
     raise AtlasUnavailableError(
