@@ -64,7 +64,8 @@ def main() -> None:
     parser.add_argument("--name", default="DeepGrey", help="task name (no '_')")
     parser.add_argument("--n-train", type=int, default=24)
     parser.add_argument("--n-test", type=int, default=6)
-    parser.add_argument("--spacing", type=float, default=2.5, help="isotropic voxel size, mm")
+    parser.add_argument("--spacing", type=float, default=3.0,
+                        help="isotropic voxel size, mm (3: nnU-Net plans a 32x40x48 patch)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--atlas-dir", help="folder holding ch2.nii.gz, aal.nii.gz, aal.nii.txt "
                                             "(default: $GLSP_MRICRON_DIR, then mricron-data's)")

@@ -3,14 +3,18 @@ these names are permanent."""
 
 from nnunetv2_glsp.trainers.glsp_trainer import GLSPTrainer
 from nnunetv2_glsp.trainers.short import (
+    GLSPConvBranchTrainer_cpu,
     GLSPConvBranchTrainer_tiny,
     GLSPTrainer_1epoch,
     GLSPTrainer_5epochs,
+    GLSPTrainer_cpu,
     GLSPTrainer_demo,
     GLSPTrainer_S_tiny,
     GLSPTrainer_tiny,
+    MedNeXtTrainer_cpu,
     MedNeXtTrainer_S_tiny,
     MedNeXtTrainer_tiny,
+    nnUNetTrainer_cpu,
 )
 from nnunetv2_glsp.trainers.variants import (
     GLSPConvBranchTrainer,
@@ -25,6 +29,7 @@ from nnunetv2_glsp.trainers.variants import (
 
 __all__ = [
     "GLSPConvBranchTrainer",
+    "GLSPConvBranchTrainer_cpu",
     "GLSPConvBranchTrainer_tiny",
     "GLSPTrainer",
     "GLSPTrainer_1epoch",
@@ -35,10 +40,13 @@ __all__ = [
     "GLSPTrainer_RWKVUNetBlock",
     "GLSPTrainer_S",
     "GLSPTrainer_S_tiny",
+    "GLSPTrainer_cpu",
     "GLSPTrainer_demo",
     "GLSPTrainer_k5",
     "GLSPTrainer_tiny",
     "MedNeXtTrainer",
     "MedNeXtTrainer_S_tiny",
+    "MedNeXtTrainer_cpu",
     "MedNeXtTrainer_tiny",
+    "nnUNetTrainer_cpu",
 ]

@@ -7,18 +7,13 @@ import os
 
 import torch
 from nnunetv2.training.lr_scheduler.polylr import PolyLRScheduler
-from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
 from torch import nn
 
 from nnunetv2_glsp.network import build_network_from_plans
 from nnunetv2_glsp.network.config import NetworkConfig
 from nnunetv2_glsp.ops import backend_info
-
-# nnU-Net sets these as instance attributes in __init__; GLSPTrainer re-applies the class values
-SCHEDULE_ATTRIBUTES = ("initial_lr", "weight_decay", "num_epochs", "num_iterations_per_epoch",
-                       "num_val_iterations_per_epoch", "save_every")
-CUDA = torch.device("cuda")  # nnU-Net's default training device
+from nnunetv2_glsp.trainers.configured import ClassConfiguredTrainer
 
 
 def wkv_backend_summary() -> str:
@@ -30,7 +25,7 @@ def wkv_backend_summary() -> str:
     return summary + (f"; fix: {info['fix']}" if info["fix"] else "")
 
 
-class GLSPTrainer(nnUNetTrainer):
+class GLSPTrainer(ClassConfiguredTrainer):
     """MedNeXt-B (k3) with the RWKV 3D-GLSP encoder branch, trained with AdamW + poly decay.
 
     Every hyperparameter is a class attribute, so a variant is a subclass overriding a few of
@@ -49,16 +44,6 @@ class GLSPTrainer(nnUNetTrainer):
     num_iterations_per_epoch = 250
     num_val_iterations_per_epoch = 50
     save_every = 10  # epochs between checkpoint_latest.pth writes
-
-    # inference: False predicts without mirrored copies (training still mirrors); the choice is
-    # stored in the checkpoints, so nnUNetv2_predict follows it
-    test_time_mirroring = True
-
-    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
-                 device: torch.device = CUDA):
-        super().__init__(plans, configuration, fold, dataset_json, device)
-        for name in SCHEDULE_ATTRIBUTES:
-            setattr(self, name, getattr(type(self), name))
 
     @classmethod
     def network_config(cls) -> NetworkConfig:
@@ -79,14 +64,6 @@ class GLSPTrainer(nnUNetTrainer):
         super().initialize()
         self.print_to_log_file(f"{type(self).__name__}: {self.network_config()}")
         self.print_to_log_file(f"WKV backend: {wkv_backend_summary()}")
-
-    def configure_rotation_dummyDA_mirroring_and_inital_patch_size(self):  # noqa: N802 (nnU-Net's name)
-        """nnU-Net's augmentation settings; mirroring axes for inference only if
-        ``test_time_mirroring``."""
-        settings = super().configure_rotation_dummyDA_mirroring_and_inital_patch_size()
-        if not self.test_time_mirroring:
-            self.inference_allowed_mirroring_axes = None
-        return settings
 
     def configure_optimizers(self) -> tuple[torch.optim.Optimizer, PolyLRScheduler]:
         optimizer = torch.optim.AdamW(self.network.parameters(), lr=self.initial_lr,

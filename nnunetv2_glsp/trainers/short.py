@@ -1,9 +1,12 @@
-"""Trainers with short schedules: quick experiments, smoke tests/CI and the README demo."""
+"""Trainers with short schedules: quick experiments, smoke tests/CI, the README demo and the CPU
+benchmark."""
 
 from __future__ import annotations
 
+from nnunetv2_glsp.trainers.configured import ClassConfiguredTrainer
 from nnunetv2_glsp.trainers.glsp_trainer import GLSPTrainer
 from nnunetv2_glsp.trainers.schedules import (
+    CPUBenchmarkSchedule,
     DemoSchedule,
     FiveEpochSchedule,
     OneEpochSchedule,
@@ -51,3 +54,24 @@ class MedNeXtTrainer_S_tiny(NoTestTimeMirroring, TinySchedule, MedNeXtTrainer): 
 
 class GLSPTrainer_demo(DemoSchedule, GLSPTrainer_S):  # noqa: N801 (nnU-Net trainer naming)
     """GLSPTrainer_S on the README demo's schedule (S learns fastest in few iterations)."""
+
+
+class GLSPTrainer_cpu(NoTestTimeMirroring, CPUBenchmarkSchedule, GLSPTrainer_S):  # noqa: N801 (nnU-Net trainer naming)
+    """GLSPTrainer_S on the CPU benchmark's schedule."""
+
+
+class MedNeXtTrainer_cpu(NoTestTimeMirroring, CPUBenchmarkSchedule, MedNeXtTrainer):  # noqa: N801 (nnU-Net trainer naming)
+    """MedNeXt-S without the branch on the CPU benchmark's schedule."""
+
+    size = "S"
+
+
+class GLSPConvBranchTrainer_cpu(NoTestTimeMirroring, CPUBenchmarkSchedule, GLSPConvBranchTrainer):  # noqa: N801 (nnU-Net trainer naming)
+    """The conv-branch ablation at size S on the CPU benchmark's schedule."""
+
+    size = "S"
+
+
+class nnUNetTrainer_cpu(NoTestTimeMirroring, CPUBenchmarkSchedule, ClassConfiguredTrainer):  # noqa: N801 (nnU-Net trainer naming)
+    """nnU-Net's own trainer, network and recipe (SGD, lr 1e-2) on the CPU benchmark's
+    schedule."""
