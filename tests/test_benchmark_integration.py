@@ -98,3 +98,46 @@ def test_report_matches_nnunet_summaries(benchmark_run, monkeypatch):
     cell = f"{statistics.fmean(reference):.4f} ± {statistics.stdev(reference):.4f}"
     assert f"| {TRAINERS[0]} | {len(FOLDS)} |" in merged and cell in merged
     assert (run.output / f"report_{DATASET}_nnUNetPlans_3d_fullres.png").is_file()
+
+
+def _dice(truth, prediction, value: int) -> float:
+    truth, prediction = truth == value, prediction == value
+    both = truth.sum() + prediction.sum()
+    return float("nan") if both == 0 else 2 * (truth & prediction).sum() / both
+
+
+def test_test_set_ensembles_are_scored_against_the_labels(benchmark_run, monkeypatch, capsys):
+    import nibabel as nib
+    import numpy as np
+
+    run = benchmark_run
+    for name in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results", "nnUNet_def_n_proc",
+                 "OMP_WAIT_POLICY", "PATH"):
+        monkeypatch.setenv(name, run.nnunet.env[name])
+    output = run.nnunet.root / "test_set"
+    command = ["benchmark", "test", str(run.nnunet.task), "-tr", *TRAINERS, "-o", str(output),
+               "-device", "cpu", "-f"]
+    assert main([*command, *map(str, FOLDS), "2"]) == 2  # fold 2 was never trained
+    assert f"{TRAINERS[0]}__nnUNetPlans__3d_fullres__fold_2" in capsys.readouterr().err
+    assert main([*command, *map(str, FOLDS)]) == 0
+
+    labels = run.nnunet.task / "labelsTs"
+    with open(output / "test.csv") as handle:
+        rows = {row["trainer"]: row for row in csv.DictReader(handle)}
+    for trainer in TRAINERS:
+        record = json.loads((output / "test" / trainer / "record.json").read_text())
+        assert record["folds"] == list(FOLDS) and record["seconds_per_case"] > 0
+        assert f"-f {' '.join(map(str, FOLDS))}" in (output / "test" / trainer / "predict.log"
+                                                       ).read_text()
+        for key, name in CLASSES.items():  # Dice recomputed from the files, averaged over cases
+            per_case = [_dice(np.asarray(nib.load(labels / f"{case}.nii.gz").dataobj),
+                              np.asarray(nib.load(output / "test" / trainer / "predictions"
+                                                  / f"{case}.nii.gz").dataobj), int(key))
+                        for case in record["cases"]]
+            assert float(rows[trainer][f"dice_{name}"]) == pytest.approx(np.nanmean(per_case))
+        assert f"| {trainer} | " in (output / "test.md").read_text()
+    assert (output / "test_overlay.png").stat().st_size > 10_000
+
+    capsys.readouterr()
+    assert main([*command, *map(str, FOLDS)]) == 0  # scored trainers are not predicted again
+    assert "[benchmark] test 1/" not in capsys.readouterr().out

@@ -93,6 +93,17 @@ def test_paired_difference_uses_common_folds_only():
     assert pair.mismatched_folds == []
 
 
+def test_paired_interval_is_student_t():
+    difference = paired_difference(records(), "GLSPTrainer", "MedNeXtTrainer",
+                                   [OVERALL]).difference[OVERALL]
+    half_width = 4.302653 * difference.sd / math.sqrt(3)  # t(0.975, 2 degrees), from tables
+    assert difference.interval95 == pytest.approx((difference.mean - half_width,
+                                                   difference.mean + half_width), abs=1e-6)
+    one_fold = [r for r in records() if r["fold"] == 0]
+    assert paired_difference(one_fold, "GLSPTrainer", "MedNeXtTrainer",
+                             [OVERALL]).difference[OVERALL].interval95 is None
+
+
 def test_mismatched_validation_cases_are_flagged():
     data = records()
     data[-1] = {**data[-1], "validation_cases": ["other.nii.gz"]}
@@ -112,7 +123,8 @@ def test_markdown_tables():
     text = markdown(records())
     assert "| trainer | folds | Anterior | Posterior | overall | epoch s |" in text
     assert "| GLSPTrainer | 3 | 0.9000 ± 0.1000 | 0.7000 ± 0.1000 | 0.8000 ± 0.0866 |" in text
-    assert "| MedNeXtTrainer | 3 | +0.0833 ± 0.0289 | +0.0500 ± 0.0500 | +0.0667 ± 0.0144 |" in text
+    assert ("| MedNeXtTrainer | 3 | +0.0833 ± 0.0289 [+0.0116, +0.1550] | +0.0500 ± 0.0500 "
+            "[-0.0742, +0.1742] | +0.0667 ± 0.0144 [+0.0308, +0.1025] |") in text
     assert "GPU: NVIDIA H100" in text and "epochs: 10" in text
     single = markdown([r for r in records() if r["fold"] == 0])
     assert "| GLSPTrainer | 1 | 0.8000 | 0.7000 | 0.7500 |" in single
@@ -127,6 +139,9 @@ def test_csv_files(tmp_path):
     assert rows["GLSPTrainer"]["diff_overall_mean"] == ""  # the reference has no difference
     assert float(rows["MedNeXtTrainer"]["diff_overall_mean"]) == pytest.approx(0.2 / 3)
     assert rows["MedNeXtTrainer"]["diff_overall_n"] == "3"
+    other = rows["MedNeXtTrainer"]
+    interval = [float(other["diff_overall_ci95_low"]), float(other["diff_overall_ci95_high"])]
+    assert interval == pytest.approx([0.0308, 0.1025], abs=1e-4)
     assert float(rows["MedNeXtTrainer"]["peak_gpu_gb"]) == pytest.approx(4.0)
     with open(tmp_path / "folds.csv") as handle:
         folds = list(csv.DictReader(handle))
@@ -165,7 +180,7 @@ def test_trainers_with_their_own_plans_are_compared_with_the_others(tmp_path):
                         for fold in range(3)]
     text = markdown(data)
     assert "## Dataset004_Hippocampus, 3d_fullres (nnUNetPlans+nnUNetResEncUNetMPlans)" in text
-    assert f"| {resenc} | 3 | +0.1000 ± 0.1000 | +0.1000 ± 0.1000 | +0.1000 ± 0.0866 |" in text
+    assert f"| {resenc} | 3 | +0.1000 ± 0.1000 [" in text
     write_report(data, tmp_path)
     with open(tmp_path / "summary.csv") as handle:
         plans = {row["trainer"]: row["plans"] for row in csv.DictReader(handle)}

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from nnunetv2_glsp.benchmark import BenchmarkError
-from nnunetv2_glsp.benchmark.jobs import DEFAULT_PLANS, parse_trainer, trainer_label
+from nnunetv2_glsp.benchmark.jobs import DEFAULT_PLANS, Job, parse_trainer, trainer_label
+from nnunetv2_glsp.benchmark.testset import TestSet
 
 DEFAULT_TRAINERS = ["GLSPTrainer", "MedNeXtTrainer", "GLSPConvBranchTrainer", "nnUNetTrainer"]
 DEFAULT_OUTPUT = "glsp_benchmark"
@@ -20,6 +21,13 @@ Finished folds (checkpoint_final.pth and validation/summary.json) are never reru
 ones continue with --c. Each finished fold writes OUTPUT/records/<job>.json; at the end the
 report of all records in OUTPUT is written.
 Needs nnUNet_raw, nnUNet_preprocessed and nnUNet_results."""
+
+TEST_HELP = """\
+Predict the test images with each trainer's ensemble of the given folds (nnUNetv2_predict -f),
+timed, and score them against the reference labels (nnUNetv2_evaluate_folder); then write
+OUTPUT/test.md, test.csv and test_overlay.png (one case, every trainer side by side). Run after
+`benchmark run` has finished the folds. Trainers already scored with the same folds are not
+predicted again."""
 
 REPORT_HELP = """\
 Merge every record under OUTPUT (from any number of shards) into report.md, summary.csv,
@@ -50,10 +58,19 @@ def _add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: nnU-Net's)")
 
 
+def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", type=Path, default=Path(DEFAULT_OUTPUT),
+                        help=f"records, logs and report (default: ./{DEFAULT_OUTPUT}); share it "
+                             "between shards")
+    parser.add_argument("-device", "--device", choices=["cuda", "cpu", "mps"], default=None,
+                        help="passed to nnU-Net's -device (default: cuda if available, else cpu)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``benchmark`` sub-commands: run, prepare, report."""
+    """The ``benchmark`` sub-commands: run, prepare, test, report."""
     parser.description = __doc__
-    actions = parser.add_subparsers(dest="action", required=True, metavar="{run,prepare,report}")
+    actions = parser.add_subparsers(dest="action", required=True,
+                                    metavar="{run,prepare,test,report}")
 
     run = actions.add_parser("run", help="train and validate all (or one shard of the) folds",
                              description=RUN_HELP)
@@ -63,11 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--shard", metavar="i/n",
                      help="run only shard i of n (0-based) of all jobs, e.g. "
                           "--shard $SLURM_ARRAY_TASK_ID/8; shards partition the jobs")
-    run.add_argument("-o", "--output", type=Path, default=Path(DEFAULT_OUTPUT),
-                     help=f"records, logs and report (default: ./{DEFAULT_OUTPUT}); share it "
-                          "between shards")
-    run.add_argument("-device", "--device", choices=["cuda", "cpu", "mps"], default=None,
-                     help="passed to nnUNetv2_train -device (default: cuda if available, else cpu)")
+    _add_output_arguments(run)
     run.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                      help="environment variable for the training processes only, repeatable "
                           "(e.g. --env nnUNet_n_proc_DA=0 --env nnUNet_compile=f)")
@@ -78,6 +91,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                  "run's -tr and -p)")
     _add_dataset_arguments(prepare)
     prepare.set_defaults(handler=prepare_command)
+
+    test = actions.add_parser("test", help="score each trainer's fold ensemble on the test set",
+                              description=TEST_HELP)
+    test.add_argument("dataset", metavar="DATASET",
+                      help="the Decathlon task folder given to `benchmark run`, or an nnU-Net "
+                           "dataset id or name")
+    test.add_argument("-c", "--configuration", default="3d_fullres", metavar="CONFIG")
+    test.add_argument("-tr", "--trainers", nargs="+", default=DEFAULT_TRAINERS,
+                      metavar="TRAINER[@PLANS]", help="as for `benchmark run`")
+    test.add_argument("-p", "--plans", default=DEFAULT_PLANS,
+                      help="plans identifier of trainers given without @PLANS")
+    test.add_argument("-f", "--folds", nargs="+", type=int, default=[0, 1, 2, 3, 4],
+                      metavar="FOLD", help="folds of the ensemble (default: 0 1 2 3 4)")
+    test.add_argument("--images", type=Path, default=None,
+                      help="test images, CASE_0000.nii.gz (default: nnUNet_raw/DATASET/imagesTs)")
+    test.add_argument("--labels", type=Path, default=None,
+                      help="reference labels, CASE.nii.gz (default: the task folder's labelsTs)")
+    test.add_argument("--case", default=None, help="case of the overlay (default: the first)")
+    _add_output_arguments(test)
+    test.set_defaults(handler=test_command)
 
     report = actions.add_parser("report", help="merge the records into tables and plots",
                                 description=REPORT_HELP)
@@ -167,6 +200,64 @@ def write_outputs(output: Path, order: list[str] | None) -> None:
     paths = write_report(records, output, order) + write_plots(records, output, order)
     print(markdown(records, order))
     print("[benchmark] wrote " + ", ".join(str(p) for p in paths), flush=True)
+
+
+def test_set(args: argparse.Namespace) -> TestSet:
+    """The test images and labels of ``args.dataset``, checked."""
+    from nnunetv2_glsp.benchmark.datasets import existing_dataset_name, msd_task
+    from nnunetv2_glsp.benchmark.environment import require_nnunet_paths
+
+    folder = Path(args.dataset)
+    if folder.is_dir():
+        task_id, name = msd_task(folder)
+        dataset, labels = f"Dataset{task_id:03d}_{name}", args.labels or folder / "labelsTs"
+    else:
+        dataset, labels = existing_dataset_name(args.dataset), args.labels
+        if labels is None:
+            raise BenchmarkError("--labels is needed for a dataset given by id or name")
+    images = args.images or require_nnunet_paths()["nnUNet_raw"] / dataset / "imagesTs"
+    if not images.is_dir() or not labels.is_dir():
+        missing = images if not images.is_dir() else labels
+        raise BenchmarkError(f"{missing} is not a folder (run `benchmark run` first, or pass "
+                             "--images/--labels)")
+    result = TestSet(dataset, images, labels)
+    result.cases()
+    return result
+
+
+def test_command(args: argparse.Namespace) -> int:
+    from nnunetv2_glsp.benchmark.environment import check_trainers, default_device
+    from nnunetv2_glsp.benchmark.plots import plot_test_overlay
+    from nnunetv2_glsp.benchmark.records import fold_folder
+    from nnunetv2_glsp.benchmark.report import test_markdown, test_rows, write_csv
+    from nnunetv2_glsp.benchmark.testset import score_all
+
+    pairs = trainer_pairs(args)
+    check_trainers(list(dict.fromkeys(trainer for trainer, _ in pairs)))
+    tests = test_set(args)
+    jobs = [Job(tests.dataset, trainer, args.configuration, fold, plans)
+            for trainer, plans in pairs for fold in args.folds]
+    unfinished = [job.job_id for job in jobs
+                  if not (fold_folder(job) / "checkpoint_final.pth").is_file()]
+    if unfinished:
+        raise BenchmarkError(f"{len(unfinished)} fold(s) not trained: {', '.join(unfinished)}; "
+                             "finish them with `benchmark run` first")
+    cases = tests.cases()
+    case = args.case or cases[0]
+    if case not in cases:
+        raise BenchmarkError(f"--case {case!r} is not a test case (e.g. {cases[0]})")
+    records = score_all(tests, [(trainer_label(*pair), *pair) for pair in pairs],
+                        args.configuration, args.folds, args.device or default_device(),
+                        args.output)
+    text = test_markdown(records)
+    (args.output / "test.md").write_text(text)
+    write_csv(test_rows(records), args.output / "test.csv")
+    figure = plot_test_overlay(tests.images, tests.labels, records, case,
+                               args.output / "test_overlay.png")
+    print(text)
+    print(f"[benchmark] wrote {args.output / 'test.md'}, {args.output / 'test.csv'}, {figure}",
+          flush=True)
+    return 0
 
 
 def report_command(args: argparse.Namespace) -> int:

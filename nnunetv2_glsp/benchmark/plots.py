@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from nnunetv2_glsp.benchmark.stats import OVERALL, group_records, summarise, trainer_order
@@ -52,3 +53,54 @@ def write_plots(records: list[dict], output: Path, order: list[str] | None = Non
         plot_group(group, trainer_order(group, order), title, path)
         paths.append(path)
     return paths
+
+
+def _case_dice(record: dict, case: str) -> float:
+    """Foreground mean Dice of one case (classes absent from both images skipped)."""
+    import numpy as np
+
+    summary = json.loads((Path(record["predictions"]) / "summary.json").read_text())
+    entry = next(e for e in summary["metric_per_case"]
+                 if Path(e["reference_file"]).name == f"{case}.nii.gz")
+    return float(np.nanmean([metrics["Dice"] for metrics in entry["metrics"].values()]))
+
+
+def plot_test_overlay(images: Path, labels: Path, records: list[dict], case: str,
+                      path: Path) -> Path:
+    """One test case side by side: the image, its reference labels and each trainer's ensemble
+    prediction, in an axial (top) and a coronal (bottom) slice through the labelled voxels'
+    median (RAS orientation, left on the left)."""
+    import matplotlib
+    import nibabel as nib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def volume(file: Path) -> np.ndarray:
+        return np.asarray(nib.as_closest_canonical(nib.load(file)).dataobj)
+
+    image, reference = volume(images / f"{case}_0000.nii.gz"), volume(labels / f"{case}.nii.gz")
+    panels = [("image", None), ("reference", reference)]
+    panels += [(f"{r['trainer']}\nDice {_case_dice(r, case):.3f}",
+                volume(Path(r["predictions"]) / f"{case}.nii.gz")) for r in records]
+    n_classes = max(int(reference.max()), *(int(p.max()) for _, p in panels[2:]), 1)
+    colours = plt.get_cmap("tab20" if n_classes < 20 else "turbo", n_classes + 1)
+    _, y, z = np.median(np.argwhere(reference > 0), axis=0).astype(int)
+    views = (("axial", lambda a: a[:, :, z]), ("coronal", lambda a: a[:, y, :]))
+    figure, axes = plt.subplots(2, len(panels), figsize=(2.6 * len(panels), 5.6), squeeze=False)
+    for row, (view, cut) in zip(axes, views, strict=True):
+        for axis, (title, classes) in zip(row, panels, strict=True):
+            axis.imshow(cut(image).T, origin="lower", cmap="gray")
+            if classes is not None:
+                overlay = colours(cut(classes).T)
+                overlay[..., 3] = np.where(cut(classes).T > 0, 0.65, 0.0)
+                axis.imshow(overlay, origin="lower")
+            axis.set_title(f"{title}" if view == "axial" else view, fontsize=8)
+            axis.axis("off")
+    figure.suptitle(f"test case {case}: five-fold ensembles (patient left on the image's left)",
+                    fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

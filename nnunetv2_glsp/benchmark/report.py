@@ -24,13 +24,20 @@ FOLD_COLUMNS = ("dataset", "plans", "configuration", "trainer", "fold", "epochs"
                 "device_name", "summary_file")
 
 
-def fmt(value: Estimate | None, signed: bool = False, digits: int = 4) -> str:
-    """``0.8123 ± 0.0101`` (sd omitted for one fold), ``n/a`` for no value."""
+def fmt(value: Estimate | None, signed: bool = False, digits: int = 4,
+        interval: bool = False) -> str:
+    """``0.8123 ± 0.0101`` (sd omitted for one fold), with ``interval`` followed by the 95 %
+    interval ``[0.7998, 0.8248]`` (from two folds on); ``n/a`` for no value."""
     if value is None:
         return "n/a"
     sign = "+" if signed else ""
     text = f"{value.mean:{sign}.{digits}f}"
-    return text if value.sd is None else f"{text} ± {value.sd:.{digits}f}"
+    if value.sd is not None:
+        text += f" ± {value.sd:.{digits}f}"
+    if interval and value.interval95 is not None:
+        low, high = value.interval95
+        text += f" [{low:{sign}.{digits}f}, {high:{sign}.{digits}f}]"
+    return text
 
 
 def fmt_number(value: float | None, digits: int = 2) -> str:
@@ -55,7 +62,7 @@ def paired_table(rows: list[PairedDifference], keys: list[str], names: dict[str,
     header = ["trainer", "n", *[names[k] for k in keys]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        differences = [fmt(row.difference[k], signed=True) for k in keys]
+        differences = [fmt(row.difference[k], signed=True, interval=True) for k in keys]
         cells = [row.trainer, str(len(row.folds)), *differences]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -78,7 +85,9 @@ def markdown(records: list[dict], order: list[str] | None = None) -> str:
         pairs = [paired_difference(group, reference, t, keys) for t in trainers[1:]]
         if pairs:
             out += ["", f"Paired per-fold difference, {reference} minus each trainer "
-                        "(mean ± sd over the folds both finished, n folds):", ""]
+                        "(mean ± sd over the n folds both finished [Student-t 95 % interval "
+                        "of the mean]; an interval that excludes 0 is a difference at 5 %):",
+                    ""]
             out += paired_table(pairs, keys, names)
             out += [f"\nWARNING: validation cases differ between {p.reference} and {p.trainer} in "
                     f"folds {p.mismatched_folds}" for p in pairs if p.mismatched_folds]
@@ -108,7 +117,8 @@ def summary_rows(records: list[dict], order: list[str] | None = None) -> list[di
                 column = "dice_" + names[key]
                 row.update(_estimate_columns(column, summary.dice[key]))
                 if trainer != trainers[0]:
-                    row.update(_estimate_columns("diff_" + names[key], pair.difference[key]))
+                    row.update(_estimate_columns("diff_" + names[key], pair.difference[key],
+                                                 interval=True))
             row.update(_estimate_columns("epoch_seconds", summary.epoch_seconds))
             row.update(train_hours=summary.train_hours, wall_hours=summary.wall_hours,
                        peak_gpu_gb=summary.peak_gpu_gb, peak_rss_gb=summary.peak_rss_gb,
@@ -117,10 +127,17 @@ def summary_rows(records: list[dict], order: list[str] | None = None) -> list[di
     return rows
 
 
-def _estimate_columns(prefix: str, value: Estimate | None) -> dict:
-    if value is None:
-        return {f"{prefix}_mean": None, f"{prefix}_sd": None, f"{prefix}_n": 0}
-    return {f"{prefix}_mean": value.mean, f"{prefix}_sd": value.sd, f"{prefix}_n": value.n}
+def _estimate_columns(prefix: str, value: Estimate | None, interval: bool = False) -> dict:
+    """``_mean``, ``_sd``, ``_n`` (and with ``interval`` the 95 % interval's ``_ci95_low`` and
+    ``_ci95_high``) columns of an estimate."""
+    bounds = None if value is None else value.interval95
+    columns = {f"{prefix}_mean": None if value is None else value.mean,
+               f"{prefix}_sd": None if value is None else value.sd,
+               f"{prefix}_n": 0 if value is None else value.n}
+    if interval:
+        columns |= {f"{prefix}_ci95_low": None if bounds is None else bounds[0],
+                    f"{prefix}_ci95_high": None if bounds is None else bounds[1]}
+    return columns
 
 
 def fold_rows(records: list[dict]) -> list[dict]:
@@ -152,3 +169,35 @@ def write_report(records: list[dict], output: Path, order: list[str] | None = No
     write_csv(fold_rows(records), paths[2])
     return paths
 
+
+
+def test_markdown(records: list[dict]) -> str:
+    """The test-set table: Dice of each trainer's fold ensemble per class and overall, and the
+    prediction time per case."""
+    keys, names = metrics(records), metric_names(records)
+    folds = sorted({" ".join(map(str, r["folds"])) for r in records})
+    devices = sorted({r["device"] for r in records})
+    header = ["trainer", *[names[k] for k in keys], "s/case"]
+    lines = [f"# Test set, {records[0]['dataset']}", "",
+             f"Dice of each trainer's ensemble of folds {', '.join(folds)} (nnUNetv2_predict -f, "
+             f"nnUNetv2_evaluate_folder) on {len(records[0]['cases'])} test cases; s/case = "
+             f"wall time of nnUNetv2_predict on {', '.join(devices)} per case, start-up and "
+             "checkpoint loading included.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in records:
+        cells = [r["trainer"], *[f"{r['dice_mean'] if k == OVERALL else r['dice'][k]:.4f}"
+                                 for k in keys], f"{r['seconds_per_case']:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join([*lines, ""])
+
+
+def test_rows(records: list[dict]) -> list[dict]:
+    """One CSV row per trainer: Dice per class and overall, prediction times."""
+    names = metric_names(records)
+    return [{"dataset": r["dataset"], "plans": r["plans"], "configuration": r["configuration"],
+             "trainer": r["trainer"], "folds": " ".join(map(str, r["folds"])),
+             "cases": len(r["cases"]),
+             **{f"dice_{names[k]}": v for k, v in r["dice"].items()},
+             f"dice_{OVERALL}": r["dice_mean"], "predict_seconds": r["predict_seconds"],
+             "seconds_per_case": r["seconds_per_case"], "device": r["device"]}
+            for r in records]

@@ -1,8 +1,9 @@
 """Report statistics from records: mean ± sd over folds per trainer, and the paired per-fold
-difference of the reference trainer against each other trainer."""
+difference of the reference trainer against each other trainer with its 95 % interval."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
@@ -18,6 +19,16 @@ class Estimate:
     mean: float
     sd: float | None
     n: int
+
+    @property
+    def interval95(self) -> tuple[float, float] | None:
+        """Student-t 95 % confidence interval of the mean (None for n < 2)."""
+        if self.sd is None:
+            return None
+        from scipy.stats import t
+
+        half_width = t.ppf(0.975, self.n - 1) * self.sd / math.sqrt(self.n)
+        return self.mean - half_width, self.mean + half_width
 
 
 def estimate(values: list[float]) -> Estimate | None:
