@@ -17,6 +17,7 @@ from nnunetv2_glsp.data import anatomy
 from nnunetv2_glsp.data.mricron import AtlasUnavailableError, find_atlas_dir, load_atlas
 
 SPACING = 5.0  # coarse, so that the whole module takes a few seconds
+LABELLED_BOX_MM = np.array([81, 69, 55])  # the twelve structures' box in the template
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,9 @@ def test_geometry_and_classes(task):
     for image, label in _cases(task):
         assert image.shape == label.shape and np.allclose(image.affine, label.affine)
         assert image.header.get_zooms() == (SPACING,) * 3
-        assert 25 <= max(image.shape) <= 45  # 64-80 voxels at the default 2.5 mm
+        extent = np.array(image.shape) * SPACING  # the labelled box plus 12-30 mm a side
+        assert np.all(extent >= LABELLED_BOX_MM + 24 - SPACING)
+        assert np.all(extent <= LABELLED_BOX_MM + 60 + SPACING)
         assert nib.aff2axcodes(image.affine) == ("R", "A", "S")
         pixels, classes = image.get_fdata(), np.asarray(label.dataobj)
         assert image.get_data_dtype() == np.float32 and pixels.std() > 0

@@ -23,8 +23,10 @@ import nnunetv2_glsp
 from nnunetv2_glsp import trainers
 from nnunetv2_glsp.network.config import NetworkConfig
 from nnunetv2_glsp.trainers import (
+    GLSPConvBranchTrainer_cpu,
     GLSPConvBranchTrainer_tiny,
     GLSPTrainer,
+    GLSPTrainer_cpu,
     GLSPTrainer_demo,
     GLSPTrainer_k5,
     GLSPTrainer_RWKVUNetBlock,
@@ -32,10 +34,13 @@ from nnunetv2_glsp.trainers import (
     GLSPTrainer_S_tiny,
     GLSPTrainer_tiny,
     MedNeXtTrainer,
+    MedNeXtTrainer_cpu,
     MedNeXtTrainer_S_tiny,
     MedNeXtTrainer_tiny,
+    nnUNetTrainer_cpu,
 )
-from nnunetv2_glsp.trainers.schedules import TinySchedule
+from nnunetv2_glsp.trainers.configured import ClassConfiguredTrainer
+from nnunetv2_glsp.trainers.schedules import CPUBenchmarkSchedule, TinySchedule
 
 DATASET_JSON = {
     "channel_names": {"0": "MRI"},
@@ -78,7 +83,7 @@ def test_variants_change_only_what_they_name():
         default, branch="none", size="S")
     for name in trainers.__all__:
         cls = getattr(trainers, name)
-        assert issubclass(cls, GLSPTrainer) and cls.__name__ == name
+        assert issubclass(cls, ClassConfiguredTrainer) and cls.__name__ == name
         assert list(inspect.signature(cls.__init__).parameters) == [
             "self",
             "plans",
@@ -106,6 +111,28 @@ def test_schedule_and_optimiser():
     assert (group["lr"], group["eps"], group["weight_decay"]) == (1e-3, 1e-4, 3e-5)
     scheduler.step(500)
     assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5**0.9)
+
+
+def test_cpu_benchmark_trainers_share_one_schedule_and_keep_their_recipes():
+    names = ("num_epochs", "num_iterations_per_epoch", "num_val_iterations_per_epoch", "save_every")
+    schedule = [getattr(CPUBenchmarkSchedule, name) for name in names]
+    size_s = NetworkConfig(size="S")
+    expected = {GLSPTrainer_cpu: size_s,
+                MedNeXtTrainer_cpu: dataclasses.replace(size_s, branch="none"),
+                GLSPConvBranchTrainer_cpu: dataclasses.replace(size_s, branch="conv")}
+    for cls, config in expected.items():
+        trainer = make_trainer(cls)
+        assert [getattr(trainer, name) for name in names] == schedule
+        assert cls.network_config() == config and trainer.initial_lr == 1e-3
+    stock = make_trainer(nnUNetTrainer_cpu)
+    reference = make_trainer(nnUNetTrainer)
+    assert [getattr(stock, name) for name in names] == schedule
+    assert [getattr(reference, name) for name in names] != schedule
+    assert (stock.initial_lr, stock.weight_decay) == (reference.initial_lr, reference.weight_decay)
+    assert type(stock).build_network_architecture is nnUNetTrainer.build_network_architecture
+    assert type(stock).configure_optimizers is nnUNetTrainer.configure_optimizers
+    *_, training_axes = stock.configure_rotation_dummyDA_mirroring_and_inital_patch_size()
+    assert training_axes == (0, 1, 2) and stock.inference_allowed_mirroring_axes is None
 
 
 @pytest.mark.parametrize("configuration", ["2d", "3d_fullres"])
