@@ -109,6 +109,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     test.add_argument("--labels", type=Path, default=None,
                       help="reference labels, CASE.nii.gz (default: the task folder's labelsTs)")
     test.add_argument("--case", default=None, help="case of the overlay (default: the first)")
+    test.add_argument("-np", "--num-processes", type=int, default=None, metavar="N",
+                      help="nnUNetv2_predict's preprocessing and export processes (-npp, -nps; "
+                           "default: nnU-Net's)")
     _add_output_arguments(test)
     test.set_defaults(handler=test_command)
 
@@ -248,7 +251,7 @@ def test_command(args: argparse.Namespace) -> int:
         raise BenchmarkError(f"--case {case!r} is not a test case (e.g. {cases[0]})")
     records = score_all(tests, [(trainer_label(*pair), *pair) for pair in pairs],
                         args.configuration, args.folds, args.device or default_device(),
-                        args.output)
+                        args.num_processes, args.output)
     text = test_markdown(records)
     (args.output / "test.md").write_text(text)
     write_csv(test_rows(records), args.output / "test.csv")

@@ -59,14 +59,16 @@ def _run(arguments: list[str], log: Path) -> float:
 
 
 def score_trainer(test_set: TestSet, label: str, trainer: str, plans: str, configuration: str,
-                  folds: list[int], device: str, output: Path) -> dict:
-    """Predict the test set with the ensemble of ``folds`` and score it; returns the record."""
+                  folds: list[int], device: str, processes: int | None, output: Path) -> dict:
+    """Predict the test set with the ensemble of ``folds`` (``processes`` for nnU-Net's
+    preprocessing and export, None: its default) and score it; returns the record."""
     folder = folder_of(output, label)
     predictions = folder / "predictions"
     cases = test_set.cases()
+    pools = ["-npp", str(processes), "-nps", str(processes)] if processes else []
     seconds = _run(["nnUNetv2_predict", "-i", str(test_set.images), "-o", str(predictions),
                     "-d", test_set.dataset, "-tr", trainer, "-p", plans, "-c", configuration,
-                    "-f", *map(str, folds), "-device", device], folder / "predict.log")
+                    "-f", *map(str, folds), "-device", device, *pools], folder / "predict.log")
     _run(["nnUNetv2_evaluate_folder", str(test_set.labels), str(predictions),
           "-djfile", str(predictions / "dataset.json"), "-pfile", str(predictions / "plans.json")],
          folder / "predict.log")
@@ -91,7 +93,7 @@ def score_trainer(test_set: TestSet, label: str, trainer: str, plans: str, confi
 
 
 def score_all(test_set: TestSet, trainers: list[tuple[str, str, str]], configuration: str,
-              folds: list[int], device: str, output: Path) -> list[dict]:
+              folds: list[int], device: str, processes: int | None, output: Path) -> list[dict]:
     """Records of every (label, trainer, plans), scoring those without one; in the given order."""
     records = []
     for index, (label, trainer, plans) in enumerate(trainers, start=1):
@@ -100,6 +102,6 @@ def score_all(test_set: TestSet, trainers: list[tuple[str, str, str]], configura
             print(f"[benchmark] test {index}/{len(trainers)}: {label}, folds "
                   f"{' '.join(map(str, folds))}", flush=True)
             write_record(score_trainer(test_set, label, trainer, plans, configuration, folds,
-                                       device, output), path)
+                                       device, processes, output), path)
         records.append(json.loads(path.read_text()))
     return records
