@@ -60,8 +60,8 @@ def _add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, default=Path(DEFAULT_OUTPUT),
-                        help=f"records, logs and report (default: ./{DEFAULT_OUTPUT}); share it "
-                             "between shards")
+                        help=f"the benchmark's folder of records, logs and reports (default: "
+                             f"./{DEFAULT_OUTPUT}); the same for all shards and `benchmark test`")
     parser.add_argument("-device", "--device", choices=["cuda", "cpu", "mps"], default=None,
                         help="passed to nnU-Net's -device (default: cuda if available, else cpu)")
 
