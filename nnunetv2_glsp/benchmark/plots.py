@@ -88,7 +88,7 @@ def plot_test_overlay(images: Path, labels: Path, records: list[dict], case: str
     colours = plt.get_cmap("tab20" if n_classes < 20 else "turbo", n_classes + 1)
     _, y, z = np.median(np.argwhere(reference > 0), axis=0).astype(int)
     views = (("axial", lambda a: a[:, :, z]), ("coronal", lambda a: a[:, y, :]))
-    figure, axes = plt.subplots(2, len(panels), figsize=(2.6 * len(panels), 5.6), squeeze=False)
+    figure, axes = plt.subplots(2, len(panels), figsize=(2.6 * len(panels), 6.4), squeeze=False)
     for row, (view, cut) in zip(axes, views, strict=True):
         for axis, (title, classes) in zip(row, panels, strict=True):
             axis.imshow(cut(image).T, origin="lower", cmap="gray")
@@ -98,9 +98,15 @@ def plot_test_overlay(images: Path, labels: Path, records: list[dict], case: str
                 axis.imshow(overlay, origin="lower")
             axis.set_title(f"{title}" if view == "axial" else view, fontsize=8)
             axis.axis("off")
-    figure.suptitle(f"test case {case}: five-fold ensembles (patient left on the image's left)",
-                    fontsize=10)
-    figure.tight_layout()
+    names = {int(key): name for r in records for key, name in r["class_names"].items()
+             if key.isdigit()}
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours(value)) for value in sorted(names)]
+    figure.legend(handles, [names[value] for value in sorted(names)], loc="lower center",
+                  ncol=min(len(names), 6), fontsize=7)
+    folds = sorted({" ".join(map(str, r["folds"])) for r in records})
+    figure.suptitle(f"test case {case}: ensembles of folds {', '.join(folds)} (patient left on "
+                    "the image's left)", fontsize=10)
+    figure.tight_layout(rect=(0, 0.1, 1, 1))
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
