@@ -206,7 +206,8 @@ def write_outputs(output: Path, order: list[str] | None) -> None:
 
 
 def test_set(args: argparse.Namespace) -> TestSet:
-    """The test images and labels of ``args.dataset``, checked."""
+    """The test images and labels of ``args.dataset`` (their folders checked; the cases are
+    checked by ``TestSet.cases``)."""
     from nnunetv2_glsp.benchmark.datasets import existing_dataset_name, msd_task
     from nnunetv2_glsp.benchmark.environment import require_nnunet_paths
 
@@ -223,9 +224,7 @@ def test_set(args: argparse.Namespace) -> TestSet:
         missing = images if not images.is_dir() else labels
         raise BenchmarkError(f"{missing} is not a folder (run `benchmark run` first, or pass "
                              "--images/--labels)")
-    result = TestSet(dataset, images, labels)
-    result.cases()
-    return result
+    return TestSet(dataset, images, labels)
 
 
 def test_command(args: argparse.Namespace) -> int:
