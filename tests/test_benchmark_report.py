@@ -121,6 +121,11 @@ def test_trainer_order_follows_the_run_unless_given():
 
 def test_markdown_tables():
     text = markdown(records())
+    assert ("| trainer | folds | Dice, overall | GLSPTrainer minus trainer [95 % interval] | "
+            "epoch s | peak GPU GB | peak RSS GB | params M |") in text
+    assert "| GLSPTrainer | 3 | 0.800 ± 0.087 | reference | 11.0 ± 1.0 | 3.00 | 2.00 | 1.00 |" in text
+    assert ("| MedNeXtTrainer | 3 | 0.733 ± 0.080 | +0.067 ± 0.014 [+0.031, +0.103] (n = 3) | "
+            "12.0 ± 1.0 | 4.00 | 2.00 | 2.00 |") in text
     assert "| trainer | folds | Anterior | Posterior | overall | epoch s |" in text
     assert "| GLSPTrainer | 3 | 0.9000 ± 0.1000 | 0.7000 ± 0.1000 | 0.8000 ± 0.0866 |" in text
     assert ("| MedNeXtTrainer | 3 | +0.0833 ± 0.0289 [+0.0116, +0.1550] | +0.0500 ± 0.0500 "

@@ -58,6 +58,27 @@ def dice_table(rows: list[TrainerSummary], keys: list[str], names: dict[str, str
     return lines
 
 
+def overview_table(rows: list[TrainerSummary], pairs: list[PairedDifference]) -> list[str]:
+    """At a glance: overall Dice, the reference minus each trainer with its 95 % interval, and
+    the costs; one line per trainer, the reference first."""
+    reference = rows[0].trainer
+    header = ["trainer", "folds", "Dice, overall", f"{reference} minus trainer [95 % interval]",
+              "epoch s", "peak GPU GB", "peak RSS GB", "params M"]
+    differences = {p.trainer: p for p in pairs}
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        pair = differences.get(row.trainer)
+        difference = ("reference" if pair is None else
+                      f"{fmt(pair.difference[OVERALL], signed=True, digits=3, interval=True)} "
+                      f"(n = {len(pair.folds)})")
+        cells = [row.trainer, str(len(row.folds)), fmt(row.dice[OVERALL], digits=3), difference,
+                 fmt(row.epoch_seconds, digits=1), fmt_number(row.peak_gpu_gb),
+                 fmt_number(row.peak_rss_gb),
+                 fmt_number(None if row.parameters is None else row.parameters / 1e6)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def paired_table(rows: list[PairedDifference], keys: list[str], names: dict[str, str]) -> list[str]:
     header = ["trainer", "n", *[names[k] for k in keys]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -69,8 +90,8 @@ def paired_table(rows: list[PairedDifference], keys: list[str], names: dict[str,
 
 
 def markdown(records: list[dict], order: list[str] | None = None) -> str:
-    """The whole report: per (dataset, plans, configuration) a Dice/cost table and the paired
-    differences of the reference (first) trainer."""
+    """The whole report: per (dataset, plans, configuration) an overview, a per-class Dice/cost
+    table and the paired per-class differences of the reference (first) trainer."""
     out = ["# Five-fold benchmark", ""]
     for (dataset, plans, configuration), group in group_records(records).items():
         trainers = trainer_order(group, order)
@@ -79,10 +100,15 @@ def markdown(records: list[dict], order: list[str] | None = None) -> str:
         devices = sorted({r["device_name"] for r in group if r["device_name"]})
         epochs = sorted({r["epochs"] for r in group})
         out += [f"## {dataset}, {configuration} ({plans})", "",
-                f"Dice on nnU-Net's validation folds (mean ± sd over folds); epochs: "
+                f"Dice on nnU-Net's validation folds (mean ± sd over folds), and the paired "
+                f"per-fold difference of {reference} against each trainer over the n folds both "
+                f"finished (from two folds on with its Student-t 95 % interval); epochs: "
                 f"{', '.join(map(str, epochs))}; GPU: {', '.join(devices) or 'none recorded'}.", ""]
-        out += dice_table([summarise(group, t, keys) for t in trainers], keys, names)
+        summaries = [summarise(group, t, keys) for t in trainers]
         pairs = [paired_difference(group, reference, t, keys) for t in trainers[1:]]
+        out += overview_table(summaries, pairs)
+        out += ["", "Per class:", ""]
+        out += dice_table(summaries, keys, names)
         if pairs:
             out += ["", f"Paired per-fold difference, {reference} minus each trainer "
                         "(mean ± sd over the n folds both finished [Student-t 95 % interval "
