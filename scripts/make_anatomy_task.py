@@ -15,6 +15,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from nnunetv2_glsp.benchmark.plots import label_colours
 from nnunetv2_glsp.data.anatomy import write_decathlon_task
 
 
@@ -33,7 +34,7 @@ def render_preview(task: Path, path: Path, n_cases: int = 2) -> Path:
 
     dataset = json.loads((task / "dataset.json").read_text())
     names = {int(value): name for value, name in dataset["labels"].items() if int(value)}
-    colours = plt.get_cmap("tab20", max(names) + 1)
+    colours = label_colours(max(names))
     figure, axes = plt.subplots(n_cases, 2, figsize=(8, 4 * n_cases), squeeze=False)
     for row, entry in zip(axes, dataset["training"][:n_cases], strict=False):
         image, label = _canonical(task / entry["image"]), _canonical(task / entry["label"])
@@ -42,7 +43,7 @@ def render_preview(task: Path, path: Path, n_cases: int = 2) -> Path:
                  ("coronal", image[:, y, :], label[:, y, :]))
         for axis, (view, pixels, classes) in zip(row, views, strict=True):
             axis.imshow(pixels.T, origin="lower", cmap="gray")
-            overlay = colours(classes.T)
+            overlay = colours(classes.T.astype(int))
             overlay[..., 3] = np.where(classes.T > 0, 0.6, 0.0)
             axis.imshow(overlay, origin="lower")
             axis.set_title(f"{Path(entry['image']).name}, {view}", fontsize=9)

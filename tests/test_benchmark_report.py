@@ -9,7 +9,7 @@ import math
 import pytest
 
 from nnunetv2_glsp.benchmark.jobs import plan_jobs, select_shard
-from nnunetv2_glsp.benchmark.plots import write_plots
+from nnunetv2_glsp.benchmark.plots import label_colours, write_plots
 from nnunetv2_glsp.benchmark.records import load_records, write_record
 from nnunetv2_glsp.benchmark.report import markdown, write_report
 from nnunetv2_glsp.benchmark.stats import (
@@ -123,7 +123,8 @@ def test_markdown_tables():
     text = markdown(records())
     assert ("| trainer | folds | Dice, overall | GLSPTrainer minus trainer [95 % interval] | "
             "epoch s | peak GPU GB | peak RSS GB | params M |") in text
-    assert "| GLSPTrainer | 3 | 0.800 ± 0.087 | reference | 11.0 ± 1.0 | 3.00 | 2.00 | 1.00 |" in text
+    assert ("| GLSPTrainer | 3 | 0.800 ± 0.087 | reference | 11.0 ± 1.0 | 3.00 | 2.00 | 1.00 |"
+            in text)
     assert ("| MedNeXtTrainer | 3 | 0.733 ± 0.080 | +0.067 ± 0.014 [+0.031, +0.103] (n = 3) | "
             "12.0 ± 1.0 | 4.00 | 2.00 | 2.00 |") in text
     assert "| trainer | folds | Anterior | Posterior | overall | epoch s |" in text
@@ -159,6 +160,15 @@ def test_plots(tmp_path):
     [path] = write_plots(records(), tmp_path)
     assert path.name == "report_Dataset004_Hippocampus_nnUNetPlans_3d_fullres.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_label_colours_are_distinct_and_never_grey():
+    from matplotlib.colors import rgb_to_hsv
+
+    colours = [label_colours(12)(value)[:3] for value in range(1, 13)]
+    assert len(set(colours)) == 12
+    assert min(rgb_to_hsv(colour)[1] for colour in colours) > 0.15  # saturation: no grey
+    assert label_colours(30).N == 31
 
 
 def test_sharded_records_merge_to_the_unsharded_report(tmp_path):

@@ -65,6 +65,18 @@ def _case_dice(record: dict, case: str) -> float:
     return float(np.nanmean([metrics["Dice"] for metrics in entry["metrics"].values()]))
 
 
+def label_colours(n_classes: int):
+    """A colour map indexed by label value 0..n_classes: tab20 without its greys, so that a
+    left/right pair of classes is one hue, dark and light; turbo from 19 classes on."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    if n_classes > 18:
+        return plt.get_cmap("turbo", n_classes + 1)
+    palette = [c for i, c in enumerate(plt.get_cmap("tab20").colors) if i not in (14, 15)]
+    return ListedColormap([(0.0, 0.0, 0.0), *palette[:n_classes]])
+
+
 def plot_test_overlay(images: Path, labels: Path, records: list[dict], case: str,
                       path: Path) -> Path:
     """One test case side by side: the image, its reference labels and each trainer's ensemble
@@ -85,7 +97,7 @@ def plot_test_overlay(images: Path, labels: Path, records: list[dict], case: str
     panels += [(f"{r['trainer']}\nDice {_case_dice(r, case):.3f}",
                 volume(Path(r["predictions"]) / f"{case}.nii.gz")) for r in records]
     n_classes = max(int(reference.max()), *(int(p.max()) for _, p in panels[2:]), 1)
-    colours = plt.get_cmap("tab20" if n_classes < 20 else "turbo", n_classes + 1)
+    colours = label_colours(n_classes)
     _, y, z = np.median(np.argwhere(reference > 0), axis=0).astype(int)
     views = (("axial", lambda a: a[:, :, z]), ("coronal", lambda a: a[:, y, :]))
     figure, axes = plt.subplots(2, len(panels), figsize=(2.6 * len(panels), 6.4), squeeze=False)
@@ -93,7 +105,7 @@ def plot_test_overlay(images: Path, labels: Path, records: list[dict], case: str
         for axis, (title, classes) in zip(row, panels, strict=True):
             axis.imshow(cut(image).T, origin="lower", cmap="gray")
             if classes is not None:
-                overlay = colours(cut(classes).T)
+                overlay = colours(cut(classes).T.astype(int))
                 overlay[..., 3] = np.where(cut(classes).T > 0, 0.65, 0.0)
                 axis.imshow(overlay, origin="lower")
             axis.set_title(f"{title}" if view == "axial" else view, fontsize=8)
