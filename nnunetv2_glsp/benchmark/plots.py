@@ -1,11 +1,16 @@
-"""Figures: per-fold Dice per trainer, and cost (epoch time) against Dice."""
+"""Figures: per-fold Dice per trainer, cost (epoch time) against Dice, and a test case with
+every trainer's prediction."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nnunetv2_glsp.benchmark.stats import OVERALL, group_records, summarise, trainer_order
+
+if TYPE_CHECKING:
+    from matplotlib.colors import Colormap
 
 
 def plot_group(records: list[dict], trainers: list[str], title: str, path: Path) -> None:
@@ -65,7 +70,7 @@ def _case_dice(record: dict, case: str) -> float:
     return float(np.nanmean([metrics["Dice"] for metrics in entry["metrics"].values()]))
 
 
-def label_colours(n_classes: int):
+def label_colours(n_classes: int) -> Colormap:
     """A colour map indexed by label value 0..n_classes: tab20 without its greys, so that a
     left/right pair of classes is one hue, dark and light; turbo from 19 classes on."""
     import matplotlib.pyplot as plt
