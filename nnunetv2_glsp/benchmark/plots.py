@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING
 from nnunetv2_glsp.benchmark.stats import OVERALL, group_records, summarise, trainer_order
 
 if TYPE_CHECKING:
+    import numpy as np
+    from matplotlib.axes import Axes
     from matplotlib.colors import Colormap
+    from matplotlib.figure import Figure
 
 
 def plot_group(records: list[dict], trainers: list[str], title: str, path: Path) -> None:
@@ -82,25 +85,54 @@ def label_colours(n_classes: int) -> Colormap:
     return ListedColormap([(0.0, 0.0, 0.0), *palette[:n_classes]])
 
 
+def canonical_volume(path: Path) -> np.ndarray:
+    """The volume of a NIfTI file as an (X, Y, Z) array in RAS order (left on the left)."""
+    import nibabel as nib
+    import numpy as np
+
+    return np.asarray(nib.as_closest_canonical(nib.load(path)).dataobj)
+
+
+def draw_slice(axis: Axes, pixels: np.ndarray, classes: np.ndarray | None, colours: Colormap,
+               alpha: float) -> None:
+    """An (X, Y) slice in grey with its labels (if any) coloured on top, left on the left."""
+    import numpy as np
+
+    axis.imshow(pixels.T, origin="lower", cmap="gray")
+    if classes is not None:
+        overlay = colours(classes.T.astype(int))
+        overlay[..., 3] = np.where(classes.T > 0, alpha, 0.0)
+        axis.imshow(overlay, origin="lower")
+    axis.axis("off")
+
+
+def label_legend(figure: Figure, colours: Colormap, names: dict[int, str], ncol: int,
+                 fontsize: int) -> None:
+    """A legend of the classes ``names`` (label value -> name) below the panels."""
+    import matplotlib.pyplot as plt
+
+    values = sorted(names)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours(value)) for value in values]
+    figure.legend(handles, [names[value] for value in values], loc="lower center", ncol=ncol,
+                  fontsize=fontsize)
+
+
 def plot_test_overlay(images: Path, labels: Path, records: list[dict], case: str,
                       path: Path) -> Path:
     """One test case side by side: the image, its reference labels and each trainer's ensemble
     prediction, in an axial (top) and a coronal (bottom) slice through the labelled voxels'
     median (RAS orientation, left on the left)."""
     import matplotlib
-    import nibabel as nib
     import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    def volume(file: Path) -> np.ndarray:
-        return np.asarray(nib.as_closest_canonical(nib.load(file)).dataobj)
-
-    image, reference = volume(images / f"{case}_0000.nii.gz"), volume(labels / f"{case}.nii.gz")
+    image = canonical_volume(images / f"{case}_0000.nii.gz")
+    reference = canonical_volume(labels / f"{case}.nii.gz")
     panels = [("image", None), ("reference", reference)]
     panels += [(f"{r['trainer']}\nDice {_case_dice(r, case):.3f}",
-                volume(Path(r["predictions"]) / f"{case}.nii.gz")) for r in records]
+                canonical_volume(Path(r["predictions"]) / f"{case}.nii.gz")) for r in records]
     n_classes = max(int(reference.max()), *(int(p.max()) for _, p in panels[2:]), 1)
     colours = label_colours(n_classes)
     _, y, z = np.median(np.argwhere(reference > 0), axis=0).astype(int)
@@ -108,18 +140,11 @@ def plot_test_overlay(images: Path, labels: Path, records: list[dict], case: str
     figure, axes = plt.subplots(2, len(panels), figsize=(2.6 * len(panels), 6.4), squeeze=False)
     for row, (view, cut) in zip(axes, views, strict=True):
         for axis, (title, classes) in zip(row, panels, strict=True):
-            axis.imshow(cut(image).T, origin="lower", cmap="gray")
-            if classes is not None:
-                overlay = colours(cut(classes).T.astype(int))
-                overlay[..., 3] = np.where(cut(classes).T > 0, 0.65, 0.0)
-                axis.imshow(overlay, origin="lower")
+            draw_slice(axis, cut(image), None if classes is None else cut(classes), colours, 0.65)
             axis.set_title(f"{title}" if view == "axial" else view, fontsize=8)
-            axis.axis("off")
     names = {int(key): name for r in records for key, name in r["class_names"].items()
              if key.isdigit()}
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colours(value)) for value in sorted(names)]
-    figure.legend(handles, [names[value] for value in sorted(names)], loc="lower center",
-                  ncol=min(len(names), 6), fontsize=7)
+    label_legend(figure, colours, names, ncol=min(len(names), 6), fontsize=7)
     folds = sorted({" ".join(map(str, r["folds"])) for r in records})
     figure.suptitle(f"test case {case}: ensembles of folds {', '.join(folds)} (patient left on "
                     "the image's left)", fontsize=10)
