@@ -17,6 +17,7 @@ from nnunetv2_glsp.benchmark.execute import (
 )
 from nnunetv2_glsp.benchmark.jobs import Job, parse_shard, parse_trainer, plan_jobs, select_shard
 from nnunetv2_glsp.benchmark.progress import Progress, clock
+from nnunetv2_glsp.benchmark.records import record_path, recorded_wall_seconds, write_record
 
 TRAINERS = ["GLSPTrainer", "MedNeXtTrainer", "GLSPConvBranchTrainer", "nnUNetTrainer"]
 
@@ -99,6 +100,18 @@ def test_progress_estimate():
     assert line.startswith("[benchmark] job 3/10 job | elapsed 0:00:0")
     assert "left ~0:03:00 (2 job(s) x 0:01:30)" in line
     assert clock(3725) == "1:02:05"
+
+
+def test_resumed_run_estimates_from_recorded_jobs(tmp_path):
+    jobs = all_jobs()[:4]
+    write_record({"wall_seconds": 600.0}, record_path(tmp_path, jobs[0]))
+    write_record({"wall_seconds": None}, record_path(tmp_path, jobs[1]))  # trained outside
+    write_record({"wall_seconds": 1200.0}, record_path(tmp_path, jobs[2]))
+    assert recorded_wall_seconds(tmp_path, jobs) == [600.0, 1200.0]
+    progress = Progress(total=4, to_run=2, earlier=recorded_wall_seconds(tmp_path, jobs))
+    assert "left ~0:30:00 (2 job(s) x 0:15:00)" in progress.line(3, "job")
+    progress.finished(300.0)
+    assert "left ~0:11:40 (1 job(s) x 0:11:40)" in progress.line(4, "job")
 
 
 @pytest.mark.parametrize(("spec", "expected"), [

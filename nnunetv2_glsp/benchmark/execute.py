@@ -15,6 +15,7 @@ from nnunetv2_glsp.benchmark.records import (
     collect_record,
     fold_folder,
     record_path,
+    recorded_wall_seconds,
     write_record,
 )
 
@@ -66,7 +67,8 @@ def run_jobs(jobs: list[Job], trainer_rank: dict[str, int], device: str, output:
     """Run every job not yet done, write a record for each finished one; returns failed jobs.
     ``trainer_rank`` maps each job's label to its place in the run's trainer list."""
     states = {job: fold_state(fold_folder(job)) for job in jobs}
-    progress = Progress(len(jobs), sum(state != DONE for state in states.values()))
+    progress = Progress(len(jobs), sum(state != DONE for state in states.values()),
+                        recorded_wall_seconds(output, jobs))
     failed = []
     for index, job in enumerate(jobs, start=1):
         state = states[job]

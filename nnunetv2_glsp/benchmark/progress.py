@@ -12,20 +12,24 @@ def clock(seconds: float) -> str:
 
 
 class Progress:
-    """Estimates the time left as the mean duration of the jobs run so far times the jobs left."""
+    """Estimates the time left as the mean duration of the jobs timed so far times the jobs left;
+    ``earlier`` holds the wall times of jobs finished by earlier runs, so a resumed run has an
+    estimate from its first line."""
 
-    def __init__(self, total: int, to_run: int) -> None:
+    def __init__(self, total: int, to_run: int, earlier: list[float] | None = None) -> None:
         self.total = total
         self.to_run = to_run
         self.started = time.time()
+        self.earlier = list(earlier or [])
         self.durations: list[float] = []
 
     def estimate(self) -> str:
-        """Time left for the jobs not yet finished, from the jobs run in this session."""
-        if not self.durations:
+        """Time left for the jobs not yet finished."""
+        timed = self.earlier + self.durations
+        if not timed:
             return "unknown until a job finishes"
         left = self.to_run - len(self.durations)
-        mean = sum(self.durations) / len(self.durations)
+        mean = sum(timed) / len(timed)
         return f"~{clock(mean * left)} ({left} job(s) x {clock(mean)})"
 
     def line(self, index: int, text: str) -> str:
@@ -35,5 +39,5 @@ class Progress:
                 f"| left {self.estimate()}")
 
     def finished(self, seconds: float) -> None:
-        """Count one job that ran (skipped jobs do not enter the estimate)."""
+        """Count one job that ran in this session."""
         self.durations.append(seconds)

@@ -113,3 +113,10 @@ def write_record(record: dict, path: Path) -> None:
 def load_records(output: Path) -> list[dict]:
     """Every record under ``<output>/records`` (written by any shard)."""
     return [json.loads(p.read_text()) for p in sorted((output / "records").glob("*.json"))]
+
+
+def recorded_wall_seconds(output: Path, jobs: list[Job]) -> list[float]:
+    """Wall times of those jobs that earlier runs finished and timed (a resume's first estimate)."""
+    paths = [record_path(output, job) for job in jobs]
+    seconds = [json.loads(p.read_text()).get("wall_seconds") for p in paths if p.is_file()]
+    return [s for s in seconds if s]
