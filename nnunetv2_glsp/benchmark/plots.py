@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def plot_group(records: list[dict], trainers: list[str], title: str, path: Path) -> None:
     """Left: overall Dice of every fold, one line per trainer. Right: mean epoch time against
-    mean Dice (± sd over folds), labelled with the peak GPU memory where measured."""
+    mean Dice (± sd over folds); the legend gives the peak GPU memory where measured."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -34,15 +34,14 @@ def plot_group(records: list[dict], trainers: list[str], title: str, path: Path)
         dice = summary.dice[OVERALL]
         if summary.epoch_seconds is None or dice is None:
             continue
+        memory = "" if summary.peak_gpu_gb is None else f", {summary.peak_gpu_gb:.1f} GB"
         cost_axis.errorbar(summary.epoch_seconds.mean, dice.mean, yerr=dice.sd or 0.0, fmt="o",
-                           color=colour, capsize=3)
-        memory = "" if summary.peak_gpu_gb is None else f"\n{summary.peak_gpu_gb:.1f} GB"
-        cost_axis.annotate(trainer + memory, (summary.epoch_seconds.mean, dice.mean),
-                           textcoords="offset points", xytext=(5, 5), fontsize=8)
+                           color=colour, capsize=3, label=trainer + memory)
     folds_axis.set(xlabel="fold", ylabel="Dice (foreground mean)", title="per-fold validation Dice")
     folds_axis.xaxis.get_major_locator().set_params(integer=True)
     folds_axis.legend(fontsize=8)
-    cost_axis.margins(x=0.3, y=0.15)  # room for the labels
+    cost_axis.margins(x=0.15, y=0.15)
+    cost_axis.legend(fontsize=8)  # a legend, not labels at the points: close points overlap
     cost_axis.set(xlabel="mean epoch time (s)", ylabel="Dice (mean ± sd over folds)",
                   title="cost vs Dice")
     figure.suptitle(title)
