@@ -2,7 +2,8 @@
 # The real-anatomy five-fold CPU benchmark of docs/results/Task992_DeepGrey: the task built from
 # Debian's mricron-data, `nnunetv2_glsp benchmark run` of the four *_cpu trainers, then
 # `nnunetv2_glsp benchmark test` (each trainer's five-fold ensemble on the test cases).
-# About 4.5 hours on 2 CPU cores; rerun the same command to resume. Creates ./.venv on first use.
+# About 5 hours on 2 CPU cores (4.75 h of training in our run); rerun the same command to
+# resume. Creates ./.venv on first use.
 # Usage: bash scripts/run_anatomy_benchmark.sh [WORK_DIR]   (default: work_dirs/anatomy)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -41,7 +41,7 @@ class DemoSchedule:
 
 
 class CPUBenchmarkSchedule:
-    """The CPU benchmark (docs/results): 500 iterations, about 4.5 hours for five folds of four
+    """The CPU benchmark (docs/results): 500 iterations, 4.75 hours for five folds of four
     trainers on 2 cores at the real-anatomy task's 3 mm. At 200 iterations none of the four had
     left the all-background stage (fold 0: validation Dice <= 0.004)."""
 
