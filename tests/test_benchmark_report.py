@@ -11,7 +11,7 @@ import pytest
 from nnunetv2_glsp.benchmark.jobs import plan_jobs, select_shard
 from nnunetv2_glsp.benchmark.plots import label_colours, write_plots
 from nnunetv2_glsp.benchmark.records import load_records, write_record
-from nnunetv2_glsp.benchmark.report import markdown, write_report
+from nnunetv2_glsp.benchmark.report import ensemble_rows, fold_rows, markdown, write_report
 from nnunetv2_glsp.benchmark.stats import (
     OVERALL,
     estimate,
@@ -154,6 +154,20 @@ def test_csv_files(tmp_path):
     assert len(folds) == 6
     assert float(folds[0]["dice_Posterior"]) == 0.7
     assert (tmp_path / "report.md").read_text() == markdown(records())
+
+
+def test_csv_columns_follow_label_order():
+    """nnU-Net's summary.json orders labels as strings ("1", "10", "2"); the CSVs must not."""
+    dice = {"1": 0.5, "10": 0.4, "2": 0.3}
+    names = {"1": "first", "2": "second", "10": "tenth"}
+    fold = record("GLSPTrainer", 0, (0.0, 0.0), 0) | {"dice": dice, "class_names": names}
+    tested = {"dataset": "D", "plans": "P", "configuration": "3d_fullres", "trainer": "T",
+              "folds": [0, 1], "cases": CASES, "dice": dice, "class_names": names,
+              "dice_mean": 0.4, "predict_seconds": 2.0, "seconds_per_case": 1.0, "device": "cpu"}
+    expected = ["dice_first", "dice_second", "dice_tenth", "dice_overall"]
+    for row in (fold_rows([fold])[0], ensemble_rows([tested])[0]):
+        assert [column for column in row if column.startswith("dice_")] == expected
+        assert [row[column] for column in expected] == [0.5, 0.3, 0.4, row["dice_overall"]]
 
 
 def test_plots(tmp_path):

@@ -231,7 +231,7 @@ def test_command(args: argparse.Namespace) -> int:
     from nnunetv2_glsp.benchmark.environment import check_trainers, default_device
     from nnunetv2_glsp.benchmark.plots import plot_test_overlay
     from nnunetv2_glsp.benchmark.records import fold_folder
-    from nnunetv2_glsp.benchmark.report import test_markdown, test_rows, write_csv
+    from nnunetv2_glsp.benchmark.report import ensemble_markdown, ensemble_rows, write_csv
     from nnunetv2_glsp.benchmark.testset import score_all
 
     pairs = trainer_pairs(args)
@@ -251,9 +251,9 @@ def test_command(args: argparse.Namespace) -> int:
     records = score_all(tests, [(trainer_label(*pair), *pair) for pair in pairs],
                         args.configuration, args.folds, args.device or default_device(),
                         args.num_processes, args.output)
-    text = test_markdown(records)
+    text = ensemble_markdown(records)
     (args.output / "test.md").write_text(text)
-    write_csv(test_rows(records), args.output / "test.csv")
+    write_csv(ensemble_rows(records), args.output / "test.csv")
     figure = plot_test_overlay(tests.images, tests.labels, records, case,
                                args.output / "test_overlay.png")
     print(text)

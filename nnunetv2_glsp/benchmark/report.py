@@ -10,6 +10,7 @@ from nnunetv2_glsp.benchmark.stats import (
     Estimate,
     PairedDifference,
     TrainerSummary,
+    class_keys,
     group_records,
     metric_names,
     metrics,
@@ -172,7 +173,7 @@ def fold_rows(records: list[dict]) -> list[dict]:
     for r in sorted(records, key=lambda r: (r["dataset"], r["plans"], r["configuration"],
                                             r["trainer_rank"], r["trainer"], r["fold"])):
         row = {column: r[column] for column in FOLD_COLUMNS}
-        row.update({f"dice_{r['class_names'][k]}": v for k, v in r["dice"].items()})
+        row.update({f"dice_{r['class_names'][k]}": r["dice"][k] for k in class_keys([r])})
         row[f"dice_{OVERALL}"] = r["dice_mean"]
         rows.append(row)
     return rows
@@ -197,7 +198,7 @@ def write_report(records: list[dict], output: Path, order: list[str] | None = No
 
 
 
-def test_markdown(records: list[dict]) -> str:
+def ensemble_markdown(records: list[dict]) -> str:
     """The test-set table: Dice of each trainer's fold ensemble per class and overall, and the
     prediction time per case."""
     keys, names = metrics(records), metric_names(records)
@@ -217,13 +218,14 @@ def test_markdown(records: list[dict]) -> str:
     return "\n".join([*lines, ""])
 
 
-def test_rows(records: list[dict]) -> list[dict]:
-    """One CSV row per trainer: Dice per class and overall, prediction times."""
+def ensemble_rows(records: list[dict]) -> list[dict]:
+    """The test-set CSV: one row per trainer, Dice of its fold ensemble per class and overall,
+    prediction times."""
     names = metric_names(records)
     return [{"dataset": r["dataset"], "plans": r["plans"], "configuration": r["configuration"],
              "trainer": r["trainer"], "folds": " ".join(map(str, r["folds"])),
              "cases": len(r["cases"]),
-             **{f"dice_{names[k]}": v for k, v in r["dice"].items()},
+             **{f"dice_{names[k]}": r["dice"][k] for k in class_keys([r])},
              f"dice_{OVERALL}": r["dice_mean"], "predict_seconds": r["predict_seconds"],
              "seconds_per_case": r["seconds_per_case"], "device": r["device"]}
             for r in records]

@@ -63,11 +63,15 @@ def trainer_order(records: list[dict], explicit: list[str] | None = None) -> lis
     return listed + rest
 
 
-def metrics(records: list[dict]) -> list[str]:
-    """Class keys in label order (numeric first), then the overall Dice."""
+def class_keys(records: list[dict]) -> list[str]:
+    """Class keys in label order: numeric ones by value ("2" before "10"), then regions."""
     keys = {key for r in records for key in r["dice"]}
-    ordered = sorted(keys, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
-    return [*ordered, OVERALL]
+    return sorted(keys, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
+
+
+def metrics(records: list[dict]) -> list[str]:
+    """Class keys in label order, then the overall Dice."""
+    return [*class_keys(records), OVERALL]
 
 
 def metric_names(records: list[dict]) -> dict[str, str]:
