@@ -197,7 +197,6 @@ def write_report(records: list[dict], output: Path, order: list[str] | None = No
     return paths
 
 
-
 def ensemble_markdown(records: list[dict]) -> str:
     """The test-set table: Dice of each trainer's fold ensemble per class and overall, and the
     prediction time per case."""
